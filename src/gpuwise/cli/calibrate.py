@@ -1,0 +1,3 @@
+"""CLI commands: calibrate (under construction; its owner fills it in)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: catalog."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""CLI commands: fleet."""
+
+from __future__ import annotations

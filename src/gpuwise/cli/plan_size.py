@@ -1,0 +1,3 @@
+"""CLI commands: plan_size (under construction; its owner fills it in)."""
+
+from __future__ import annotations
