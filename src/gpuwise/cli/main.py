@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-import click
+import typer
+from typer.exceptions import TyperException
 
 from gpuwise.cli import apps
 from gpuwise.errors import GpuwiseError
@@ -29,14 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     except GpuwiseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return int(exc.exit_code)
+    except TyperException as exc:  # usage errors: bad option, missing argument, ...
+        message = exc.format_message()
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+        return int(exc.exit_code) or 2
     return rv if isinstance(rv, int) else 0
 
 
