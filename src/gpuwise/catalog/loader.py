@@ -84,12 +84,15 @@ def resolve_name(name: str) -> str | None:
     key = normalize(name)
     if key in index:
         return index[key]
-    # "A100-SXM4-80GB-MIG" or "H800 PCIe" style suffixes: try the longest known prefix.
+    # A known name followed by a form-factor word ("...-MIG", "... HBM3e"): take the longest
+    # known prefix, but only when what follows starts with a letter, so that "A8000" is not
+    # taken for "A800".
     best = ""
     for k in index:
         if key.startswith(k) and len(k) > len(best) and len(k) >= 3:
             best = k
-    if best and len(best) >= len(key) - 4:
+    rest = key[len(best):]
+    if best and rest[:1].isalpha() and len(rest) <= 6:
         return index[best]
     return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,11 @@ def _int_field(path: Path, line: int, row: dict[str, str], field: str) -> int:
     return value
 
 
-def _check_header(path: Path, header: list[str] | None, wanted: tuple[str, ...]) -> None:
+def _check_header(path: Path, header: Sequence[str] | None, wanted: tuple[str, ...]) -> None:
     missing = [c for c in wanted if c not in (header or [])]
     if missing:
         got = ",".join(header or []) or "nothing"
-        hint = did_you_mean(missing[0], header or [])
+        hint = did_you_mean(missing[0], list(header or []))
         raise GpuwiseError(
             f"{path}:1: missing column {missing[0]!r}{hint}: expected header "
             f"{','.join(wanted)}, got {got}"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.conftest import DATA, REPO, CliResult
+
+Cli = Callable[..., CliResult]
+
+
+def test_fleet_show_json_contract(cli: Cli) -> None:
+    res = cli("fleet", "show", DATA / "fleet" / "openb_node_list_gpu_node.csv", "--json")
+    assert res.code == 0
+    doc = res.json()
+    assert doc["nodes"] == 1213 and doc["gpus"] == 6212
+    assert doc["by_type"]["G2"] == {"nodes": 549, "gpus": 4392, "memory_gib": None,
+                                   "bf16_pflops": None, "kw": None, "known": False}
+    t4 = doc["by_type"]["T4"]
+    assert t4["gpus"] == 842 and t4["bf16_pflops"] > 0
+    assert isinstance(doc["bf16_pflops"], float)
+
+
+def test_fleet_show_demo_table(cli: Cli) -> None:
+    res = cli("fleet", "show", REPO / "examples" / "fleet-demo.yaml")
+    assert res.code == 0
+    assert "H800" in res.out and "total" in res.out and "1 drained" in res.out
+
+
+def test_fleet_show_bad_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    p = tmp_path / "fleet.yaml"
+    p.write_text("nodes:\n  - name: a\n    gpus: 8 x H900\n")
+    res = cli("fleet", "show", p)
+    assert res.code == 2
+    assert res.err.count("\n") == 1 and res.err.startswith("error: ")
+    assert "fleet.yaml:3: nodes[0].gpus" in res.err
