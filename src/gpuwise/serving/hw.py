@@ -1,0 +1,124 @@
+"""The one place the serving and sizing models meet the hardware: achievable rates of a chip.
+
+Everything downstream asks a :class:`Hardware` for *achievable* numbers (GEMM TFLOP/s at a
+given shape, memory bandwidth, vector rate for dequantization, the tensor-parallel link), never
+catalog peaks directly.  Sources, in order of preference:
+
+1. a measured :class:`~gpuwise.calibrate.DeviceProfile` (``--device-profile``);
+2. the training planner's efficiency model (``gpuwise.planner.efficiency``), when present;
+3. a small fallback (fractions of peak from ``serving_constants.yaml``).
+
+Swapping the efficiency source is a change to this file only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from gpuwise.catalog import Accelerator, get_accelerator
+from gpuwise.errors import GpuwiseError
+from gpuwise.serving.constants import load_constants
+
+if TYPE_CHECKING:
+    from gpuwise.calibrate import DeviceProfile
+
+# Weight-only formats run their GEMMs in the activation precision after dequantization.
+WEIGHT_ONLY = ("int8", "int4")
+
+
+def _planner_efficiency() -> ModuleType | None:
+    try:
+        return importlib.import_module("gpuwise.planner.efficiency")
+    except ImportError:
+        return None
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """An accelerator (catalog entry) and, optionally, a measured profile of it."""
+
+    accel: Accelerator
+    profile: DeviceProfile | None = None
+
+    @property
+    def name(self) -> str:
+        return self.accel.name
+
+    @property
+    def memory_bytes(self) -> float:
+        """Device memory in bytes (GiB from the catalog or profile)."""
+        return self.accel.memory_gib * 2**30
+
+    @property
+    def link_kind(self) -> str:
+        return self.accel.interconnect_kind
+
+    def link_gbs(self) -> float:
+        """Per-direction GB/s of the intra-node link (measured all-reduce bus BW if profiled)."""
+        if self.profile is not None and self.profile.allreduce_gbs is not None:
+            return self.profile.allreduce_gbs
+        return self.accel.interconnect_gbs
+
+    def mem_bw_gbs(self) -> float:
+        """Achievable memory bandwidth in GB/s (STREAM-class kernels)."""
+        if self.profile is not None:
+            return self.profile.mem_bw_gbs
+        eff = _planner_efficiency()
+        if eff is not None and hasattr(eff, "achievable_mem_bw_gbs"):
+            return float(eff.achievable_mem_bw_gbs(self.accel))
+        return self.accel.mem_bw_gbs * load_constants().fallback_mem_bw_fraction
+
+    def compute_precision(self, weights: str, activations: str) -> str:
+        """The precision the GEMMs run in: weight-only formats compute in the activations'."""
+        if weights in WEIGHT_ONLY and activations not in WEIGHT_ONLY:
+            return activations
+        if weights == "fp8" and activations == "fp8" and self.accel.fp8_tflops is None:
+            return "bf16"  # no FP8 tensor cores: upcast (e.g. A100)
+        return activations
+
+    def gemm_tflops(self, m: int, n: int, k: int, precision: str) -> float:
+        """Achievable TFLOP/s of an (m×k)·(k×n) GEMM at ``precision``."""
+        m, n, k = max(1, int(m)), max(1, int(n)), max(1, int(k))
+        if self.profile is not None:
+            prec = precision if precision in self.profile.precisions else "fp32"
+            if prec not in self.profile.precisions:
+                prec = self.profile.precisions[0]
+            return self.profile.gemm_tflops_at(m, n, k, prec)
+        eff = _planner_efficiency()
+        if eff is not None and hasattr(eff, "achievable_gemm_tflops"):
+            return float(eff.achievable_gemm_tflops(self.accel, m, n, k, precision))
+        c = load_constants()
+        work = float(m) * n * k
+        return (
+            self.accel.peak_tflops(precision)
+            * c.fallback_gemm_fraction
+            * work
+            / (work + c.fallback_gemm_half_work)
+        )
+
+    def vector_tflops(self) -> float:
+        """Non-tensor-core FP32 rate (dequantization, elementwise), TFLOP/s."""
+        if self.profile is not None:
+            return self.profile.peak_tflops("fp32") or self.accel.fp32_tflops
+        return self.accel.fp32_tflops
+
+
+def hardware(name: str, profile_path: str | None = None) -> Hardware:
+    """Resolve ``name`` in the catalog; with ``profile_path``, overlay the measured profile."""
+    if profile_path is None:
+        return Hardware(get_accelerator(name))
+    try:
+        from gpuwise.calibrate import DeviceProfile
+    except ImportError as exc:  # pragma: no cover - calibrate is part of the package
+        raise GpuwiseError(f"--device-profile needs gpuwise.calibrate: {exc}") from None
+    prof = DeviceProfile.load(profile_path)
+    return hardware_from_profile(prof, base=name)
+
+
+def hardware_from_profile(prof: DeviceProfile, base: str | None = None) -> Hardware:
+    """A :class:`Hardware` whose rates are the profile's measurements."""
+    base_acc = get_accelerator(base) if base else None
+    return Hardware(prof.to_accelerator(base_acc), prof)
