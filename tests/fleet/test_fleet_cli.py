@@ -14,7 +14,9 @@ def test_fleet_show_json_contract(cli: Cli) -> None:
     doc = res.json()
     assert doc["nodes"] == 1213 and doc["gpus"] == 6212
     assert doc["by_type"]["G2"] == {"nodes": 549, "gpus": 4392, "memory_gib": None,
-                                   "bf16_pflops": None, "kw": None, "known": False}
+                                   "bf16_pflops": None, "kw": None, "known": False,
+                                   "source_names": []}
+    assert doc["by_type"]["V100-32GB"]["source_names"] == ["V100M32"]
     t4 = doc["by_type"]["T4"]
     assert t4["gpus"] == 842 and t4["bf16_pflops"] > 0
     assert isinstance(doc["bf16_pflops"], float)

@@ -33,8 +33,9 @@ def fleet_show(
     for col in ("GPU type", "nodes", "GPUs", "GiB", "BF16 PFLOP/s", "kW"):
         table.add_column(col, justify="left" if col == "GPU type" else "right")
     for t in totals.by_type:
+        shown = t.gpu_type + (f" ({', '.join(t.source_names)})" if t.source_names else "")
         table.add_row(
-            t.gpu_type + ("" if t.known else " (opaque)"), str(t.nodes), f"{t.gpus:,}",
+            shown + ("" if t.known else " (opaque)"), str(t.nodes), f"{t.gpus:,}",
             _fmt(t.memory_gib, 0), _fmt(t.bf16_pflops, 2), _fmt(t.kw, 1),
         )
     table.add_section()

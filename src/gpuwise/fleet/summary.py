@@ -17,6 +17,7 @@ class TypeTotals:
     bf16_pflops: float | None  # dense BF16 (FP16 on chips without BF16); None if opaque
     kw: float | None  # board power (TDP)
     known: bool
+    source_names: tuple[str, ...] = ()  # how the input spelled it, when not the catalog name
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class FleetTotals:
                     "bf16_pflops": t.bf16_pflops,
                     "kw": t.kw,
                     "known": t.known,
+                    "source_names": list(t.source_names),
                 }
                 for t in self.by_type
             },
@@ -64,12 +66,13 @@ def summarize(fleet: Fleet) -> FleetTotals:
     for gpu_type in fleet.gpu_types():
         nodes = [n for n in fleet.nodes if n.gpu_type == gpu_type and n.gpus > 0]
         gpus = sum(n.gpus for n in nodes)
+        raw = tuple(sorted({n.labels["model"] for n in nodes if "model" in n.labels}))
         if resolve_name(gpu_type) is not None and gpu_type not in fleet.opaque_types:
             acc = get_accelerator(gpu_type)
             by_type.append(TypeTotals(
                 gpu_type, len(nodes), gpus, round(gpus * acc.memory_gib, 1),
                 round(gpus * acc.dense_bf16_tflops / 1000, 3), round(gpus * acc.tdp_w / 1000, 2),
-                True,
+                True, raw,
             ))
         else:
             observed = [n for n in nodes if n.gpu_memory_mib is not None]
@@ -77,7 +80,7 @@ def summarize(fleet: Fleet) -> FleetTotals:
                 round(sum(n.gpus * (n.gpu_memory_mib or 0) for n in observed) / 1024, 1)
                 if observed else None
             )
-            by_type.append(TypeTotals(gpu_type, len(nodes), gpus, mem, None, None, False))
+            by_type.append(TypeTotals(gpu_type, len(nodes), gpus, mem, None, None, False, raw))
     states: dict[str, int] = {}
     for n in fleet.nodes:
         states[n.state] = states.get(n.state, 0) + 1
