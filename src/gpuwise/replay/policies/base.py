@@ -1,0 +1,177 @@
+"""What a policy sees (:class:`Snapshot`), what it returns (:class:`Decision`) and the two
+selection mechanisms most policies share.
+
+A policy is an object with a ``name``, an optional ``round_s`` (the period of scheduling
+rounds, for round-based policies) and ``decide(snapshot) -> Decision``.  It reads the
+snapshot, tries reservations on ``snapshot.placer`` through :class:`Decision` (which
+journals them) and returns; the engine owns time and applies the decision.  The same code
+can therefore run on a live cluster's snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gpuwise.replay.jobs import Job, JobRun, Status
+from gpuwise.replay.placement import Placement, Placer
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The cluster as a policy sees it at one instant."""
+
+    now: float
+    pending: Sequence[JobRun]  # in arrival order
+    running: Sequence[JobRun]
+    placer: Placer
+    is_round: bool = False  # this call falls on a round boundary
+    jobs_changed: bool = True  # a job arrived or left since the last call
+    counts: Mapping[str, int] = field(default_factory=dict)  # GPUs per type (up)
+
+    @property
+    def active(self) -> list[JobRun]:
+        return [*self.running, *self.pending]
+
+
+@dataclass(slots=True)
+class Decision:
+    """Starts and preemptions a policy asks for, with reservations already made."""
+
+    placer: Placer
+    starts: list[tuple[JobRun, str, Placement]] = field(default_factory=list)
+    preempts: list[JobRun] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)
+    wake_at: float | None = None
+
+    def start(self, run: JobRun, gpu_type: str, placement: Placement) -> None:
+        self.placer.reserve(placement)
+        self.starts.append((run, gpu_type, placement))
+
+    def preempt(self, run: JobRun) -> None:
+        self.placer.release(run.placement)
+        self.preempts.append(run)
+
+    def unpreempt(self, run: JobRun) -> None:
+        self.placer.reserve(run.placement)
+        self.preempts.remove(run)
+
+    def wait(self, run: JobRun, reason: str) -> None:
+        self.reasons[run.id] = reason
+
+
+class Policy(Protocol):
+    name: str
+    round_s: float | None
+
+    def decide(self, snap: Snapshot) -> Decision: ...
+
+
+def type_order(job: Job, placer: Placer) -> list[str]:
+    """GPU types ``job`` can run on, fastest first (ties: more free GPUs, then name)."""
+    ok = [t for t in placer.types if job.can_run_on(t)]
+    ok.sort(key=lambda t: (-job.rate(t), -placer.free_by_type[t], t))
+    return ok
+
+
+WAIT_FREE = "waiting for free GPUs"
+WAIT_HOL = "queued behind an earlier job that does not fit yet"
+WAIT_PRIO = "waiting: higher-priority jobs hold the GPUs"
+WAIT_FRAG = "waiting for a placement (enough GPUs, but not on few enough nodes)"
+
+
+def start_in_order(
+    snap: Snapshot, d: Decision, order: Iterable[JobRun], blocking: bool
+) -> JobRun | None:
+    """Start pending jobs of ``order`` that fit; with ``blocking`` stop at the first that
+    does not (strict FIFO) and return it.  Jobs not reached get a queue reason."""
+    placer = snap.placer
+    head: JobRun | None = None
+    for run in order:
+        if head is not None:
+            d.wait(run, WAIT_HOL)
+            continue
+        if placer.free_total == 0:
+            d.wait(run, WAIT_FREE)
+            if blocking:
+                head = run
+            continue
+        got = placer.place(run.job, type_order(run.job, placer))
+        if got is None:
+            d.wait(run, WAIT_FREE)
+            if blocking:
+                head = run
+            continue
+        d.start(run, got[0], got[1])
+    return head
+
+
+def select_preemptive(
+    snap: Snapshot,
+    d: Decision,
+    order: Sequence[JobRun],
+    may_preempt: Callable[[JobRun, JobRun], bool] | None = None,
+) -> None:
+    """Run the longest prefix of ``order`` (highest priority first) that fits the fleet.
+
+    Pass 1 counts GPUs per type down the order: a running job keeps its GPUs when its type
+    still has budget; a pending job claims budget on its fastest type with room.  Pass 2
+    places the claiming pending jobs on free GPUs, preempting lower-priority running jobs
+    (last in ``order`` first) of the same type only while the gang still does not fit, and
+    gives back any preempted job whose GPUs ended up unused.  ``may_preempt(victim, job)``
+    can forbid a preemption (e.g. between equal priority classes).
+    """
+    placer = snap.placer
+    budget = dict(snap.counts)
+    left = sum(budget.values())
+    keep: set[int] = set()
+    claims: list[tuple[JobRun, str]] = []
+    for run in order:
+        if left <= 0:
+            if run.status is Status.PENDING:
+                d.wait(run, WAIT_PRIO)
+            continue
+        g = run.job.num_gpus
+        if run.status is Status.RUNNING:
+            if budget.get(run.gpu_type, 0) >= g:
+                budget[run.gpu_type] -= g
+                left -= g
+                keep.add(run.id)
+            continue
+        for t in type_order(run.job, placer):
+            if budget[t] >= g:
+                budget[t] -= g
+                left -= g
+                claims.append((run, t))
+                break
+        else:
+            d.wait(run, WAIT_PRIO)
+    rank = {run.id: i for i, run in enumerate(order)}
+    victims = sorted(
+        (r for r in snap.running if r.id not in keep), key=lambda r: -rank.get(r.id, -1)
+    )
+    for run, t in claims:
+        p = placer.find(run.job, t)
+        while p is None:
+            v = next(
+                (
+                    v
+                    for v in victims
+                    if v.gpu_type == t
+                    and v not in d.preempts
+                    and (may_preempt is None or may_preempt(v, run))
+                ),
+                None,
+            )
+            if v is None:
+                break
+            d.preempt(v)
+            p = placer.find(run.job, t)
+        if p is None:
+            d.wait(run, WAIT_FRAG)
+            continue
+        d.start(run, t, p)
+    for v in sorted(d.preempts, key=lambda r: rank.get(r.id, -1)):
+        if placer.free_on(v.placement):
+            d.unpreempt(v)

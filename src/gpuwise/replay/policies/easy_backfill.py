@@ -1,0 +1,96 @@
+"""EASY backfilling (Lifka 1995; Mu'alem & Feitelson 2001).
+
+Jobs start in FIFO order.  When the queue head does not fit, it gets a reservation at the
+*shadow time*: the earliest moment at which, releasing running jobs in order of their
+estimated ends, the head would fit.  A later job may then start now ("backfill") if it fits
+now and either ends by the shadow time or leaves the head's reserved placement intact.
+Estimates are the users' (``Job.estimate_s``, e.g. a Slurm time limit) when
+``use_estimates`` is set and the job has one, else the true run time (an oracle).  As in
+Slurm's ``bf_max_job_test``, at most ``max_scan`` queued jobs are examined per pass.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gpuwise.replay.jobs import Job, JobRun
+from gpuwise.replay.placement import Placement, Placer
+from gpuwise.replay.policies.base import (
+    WAIT_FREE,
+    Decision,
+    Snapshot,
+    start_in_order,
+    type_order,
+)
+
+WAIT_SHADOW = "waiting: starting now would delay the reserved queue head"
+
+
+def estimated_duration(job: Job, gpu_type: str, use_estimates: bool) -> float:
+    """The run time the scheduler believes ``job`` needs on ``gpu_type``."""
+    if use_estimates and job.estimate_s is not None:
+        return job.estimate_s
+    return job.duration_on(gpu_type)
+
+
+def estimated_end(run: JobRun, now: float, use_estimates: bool) -> float:
+    """When a running job is believed to end; an overrun estimate counts as 'now'."""
+    if use_estimates and run.job.estimate_s is not None:
+        return max(now, run.seg_start + run.job.estimate_s)
+    return run.finish_time()
+
+
+def shadow(
+    head: Job, placer: Placer, releases: list[tuple[float, Placement]]
+) -> tuple[float, Placer]:
+    """The shadow time and the free state then (before the head's reservation)."""
+    scratch = placer.fork()
+    for end, placement in sorted(releases, key=lambda e: e[0]):
+        scratch.release(placement)
+        if scratch.place(head, type_order(head, scratch)) is not None:
+            scratch.commit()
+            return end, scratch
+    return math.inf, scratch
+
+
+class EasyBackfill:
+    name = "easy-backfill"
+    round_s: float | None = None
+    preemptive = False
+
+    def __init__(self, use_estimates: bool = True, max_scan: int = 1000) -> None:
+        self.use_estimates = use_estimates
+        self.max_scan = max_scan
+
+    def decide(self, snap: Snapshot) -> Decision:
+        d = Decision(snap.placer)
+        pending = list(snap.pending)
+        head = start_in_order(snap, d, pending, blocking=True)
+        if head is None:
+            return d
+        est = self.use_estimates
+        releases = [(estimated_end(r, snap.now, est), r.placement) for r in snap.running]
+        releases += [
+            (snap.now + estimated_duration(r.job, t, est), p) for r, t, p in d.starts
+        ]
+        shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
+        d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
+        behind = pending[pending.index(head) + 1 :]
+        for run in behind[: self.max_scan]:
+            if snap.placer.free_total == 0:
+                d.wait(run, WAIT_FREE)
+                continue
+            got = snap.placer.place(run.job, type_order(run.job, snap.placer))
+            if got is None:
+                d.wait(run, WAIT_FREE)
+                continue
+            t, p = got
+            if snap.now + estimated_duration(run.job, t, est) > shadow_t:
+                at_shadow.reserve(p)
+                if at_shadow.place(head.job, type_order(head.job, at_shadow)) is None:
+                    at_shadow.rollback()
+                    d.wait(run, WAIT_SHADOW)
+                    continue
+                at_shadow.commit()
+            d.start(run, t, p)
+        return d
