@@ -15,6 +15,7 @@ Roofline per step (Williams et al. 2009) with the terms that dominate LLM servin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gpuwise.errors import GpuwiseError
@@ -96,10 +97,10 @@ def experts_touched(experts: int, top_k: int, tokens: float) -> float:
 def read_params(model: ModelConfig, tokens: float) -> float:
     """Linear-layer parameters a forward pass over ``tokens`` tokens reads (head included)."""
     head = model.vocab * model.hidden
-    dense = model.dense_layers * model.layer_params(False)
+    dense = float(model.dense_layers * model.layer_params(False))
     if not model.is_moe:
         return dense + head
-    per_moe = model.attn_params() + model.hidden * model.experts
+    per_moe = float(model.attn_params() + model.hidden * model.experts)
     per_moe += (
         model.shared_experts + experts_touched(model.experts, model.top_k, tokens)
     ) * model.mlp_params(model.expert_ffn)
@@ -137,7 +138,14 @@ def _dequant_s(dep: Deployment, params: float) -> float:
     return ops / (dep.hw.vector_tflops() * 1e12)
 
 
-def decode_step(dep: Deployment, batch: int, context: float) -> StepTime:
+def _gemm_flops_per_s(dep: Deployment, rows: float) -> float:
+    """Achievable rate of the layer's GEMMs with ``rows`` token rows (MLP shape, TP-split)."""
+    m = dep.model
+    n = max(1, m.ffn_size // dep.tp)
+    return dep.hw.gemm_tflops(math.ceil(rows), n, m.hidden, dep.compute_precision) * 1e12
+
+
+def decode_step(dep: Deployment, batch: float, context: float) -> StepTime:
     """One decode step for ``batch`` sequences with ``context`` cached tokens on average."""
     m, tp = dep.model, dep.tp
     params = read_params(m, batch)
@@ -146,7 +154,7 @@ def decode_step(dep: Deployment, batch: int, context: float) -> StepTime:
     bw = dep.hw.mem_bw_gbs() * 1e9
     linear_flops = 2.0 * batch * active_linear_params(m) / tp
     attn_flops = 4.0 * batch * context * m.layers * m.heads * m.hd / tp
-    rate = dep.hw.gemm_tflops(batch, m.ffn_size // tp, m.hidden, dep.compute_precision) * 1e12
+    rate = _gemm_flops_per_s(dep, batch)
     comm = 2 * m.layers * allreduce_s(dep.hw, batch * m.hidden * ACT_BYTES[dep.activations], tp)
     return StepTime(
         memory_s=(w_bytes + kv_bytes) / bw,
@@ -157,7 +165,7 @@ def decode_step(dep: Deployment, batch: int, context: float) -> StepTime:
     )
 
 
-def prefill(dep: Deployment, batch: int, prompt: int) -> StepTime:
+def prefill(dep: Deployment, batch: float, prompt: int) -> StepTime:
     """Prefill of ``batch`` prompts of ``prompt`` tokens (logits for the last token only)."""
     m, tp = dep.model, dep.tp
     tokens = batch * prompt
@@ -166,7 +174,7 @@ def prefill(dep: Deployment, batch: int, prompt: int) -> StepTime:
     w_bytes = params * weight_bits(dep.weights, dep.group_size) / 8.0 / tp
     linear = 2.0 * (tokens * (active_linear_params(m) - head) + batch * head) / tp
     attn = 2.0 * m.layers * m.heads * m.hd * batch * prompt * prompt / tp  # causal: half of 4
-    rate = dep.hw.gemm_tflops(tokens, m.ffn_size // tp, m.hidden, dep.compute_precision) * 1e12
+    rate = _gemm_flops_per_s(dep, tokens)
     comm = 2 * m.layers * allreduce_s(dep.hw, tokens * m.hidden * ACT_BYTES[dep.activations], tp)
     return StepTime(
         memory_s=w_bytes / (dep.hw.mem_bw_gbs() * 1e9),
