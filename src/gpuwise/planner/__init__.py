@@ -1,0 +1,26 @@
+"""Training planner: model shapes, memory, FLOPs, achievable efficiency, step time, search.
+
+Stable API (other modules import these names):
+
+- ``gpuwise.planner.models``: ``ModelConfig`` (frozen pydantic; ``num_params()``,
+  ``active_params()``, ``kv_bytes_per_token(bytes_per_elem)``, ``layer_params(moe)``,
+  ``embedding_params()``, ``with_updates(**changes)``), ``get_model(name)`` (lower-case dashed
+  preset names; ``GpuwiseError`` with suggestions), ``list_models()``.
+- ``gpuwise.planner.efficiency``: ``achievable_tflops(acc, m, n, k, precision)``,
+  ``gemm_time_s(acc, m, n, k, precision, count)``, ``achievable_mem_bw_gbs(acc)``,
+  ``large_gemm_fraction(acc)``, ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` /
+  ``from_profile(device_profile)``; ``gemm_time``, ``stream_time``, ``peak_tflops``).
+- ``gpuwise.planner.flops``: ``model_flops_per_token(model, seq)``,
+  ``hardware_flops_per_token(model, seq, recompute)``, ``flops_per_step(model, seq,
+  global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``.
+- ``gpuwise.planner.memory``: ``zero_model_state_bytes(psi, n, stage, ...)``,
+  ``memory_breakdown(model, cands, setup, hbm_gib)``.
+- ``gpuwise.planner.evaluate``: ``evaluate_config(model, gpu, *, seq, global_batch, gpus,
+  tp, pp, vpp, cp, ep, zero, recompute, micro_batch, precision, engine, tokens,
+  net_gbs_per_gpu) -> dict`` (one configuration: ``memory_gib`` per term, ``fits``,
+  ``time_s`` per term, FLOPs per step, tokens/s per GPU, TFLOP/s, MFU, HFU, days, GPU-hours,
+  energy) and the vectorized ``evaluate(model, hw, setup, cands)``.
+- ``gpuwise.planner.parallel``: ``Engine`` / ``ENGINES`` (software behaviour presets),
+  ``Setup`` (run inputs), ``Candidates`` (arrays), ``single(...)``.
+- ``gpuwise.planner.search``: ``search(model, hw, setup, fixed) -> SearchResult``.
+"""

@@ -1,0 +1,199 @@
+"""Achievable throughput of one accelerator: GEMMs, memory streams and links.
+
+One model for every chip; the only per-chip inputs are catalog numbers (dense peak per
+precision, HBM bandwidth, link bandwidth) and the measured large-GEMM ceiling of
+``efficiency.yaml`` (a public microbenchmark, not a training result).
+
+Why a fixed "MFU" is wrong, from first principles
+-------------------------------------------------
+A training step is a mix of (a) large GEMMs, bounded by tensor-core throughput, and (b)
+memory-bound work -- norms, activations, residual adds, softmax, the optimizer update --
+bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
+
+1. *Large-GEMM ceiling.*  Tensor cores reach their datasheet peak only at the boost clock;
+   under a sustained GEMM the board hits its power limit and the clock drops (NVIDIA's own HPL
+   Rpeak for A100 uses the 1305 MHz power-limited clock, not 1410 MHz).  The denser the chip in
+   FLOP/s per watt, the larger the drop: H100 SXM is 1.41 TFLOP/s per W of TDP versus 0.78 for
+   A100, and its measured matmul ceiling is 80.1 % of peak versus 85.9 % (Bekman's MAMF table,
+   see ``efficiency.yaml``).  That is a ~7 % handicap before anything else.
+2. *Machine balance.*  Peak FLOP/s per byte/s of HBM is 153 on A100-80GB and 295 on H100 SXM:
+   compute grew 3.2x but bandwidth only 1.6x (and NVLink 1.5x).  Time spent in memory-bound
+   kernels and collectives therefore shrinks much less than GEMM time, so the same model on
+   H100 spends a larger share of its step outside tensor cores and its MFU drops (Amdahl).
+   The planner's time model (``gpuwise.planner.time``) charges every memory-bound byte at
+   :func:`achievable_mem_bw_gbs` and every GEMM at :func:`achievable_tflops`, so this falls
+   out of the roofline rather than a per-chip fudge factor.
+3. *Small GEMMs.*  A GEMM ``(m x k) @ (k x n)`` moves ``b(mk + kn) + 2mn`` bytes for ``2mnk``
+   FLOPs.  Below the ridge point it is bandwidth bound (roofline, Williams et al. 2009).
+   Tiles of 128 x 128 pad ragged ``m, n`` (tile quantization), and each output tile pays a
+   fixed prologue/epilogue equivalent to ``K_HALF`` steps of its k-loop, so short-k GEMMs
+   (attention with head_dim 64-128) run below the ceiling.
+
+Functions here accept numpy arrays for the GEMM dimensions so the search can vectorize.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import TypeVar
+
+import numpy as np
+import yaml
+
+from gpuwise.catalog import Accelerator
+
+ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
+
+#: Fraction of datasheet HBM bandwidth a streaming kernel sustains.  STREAM-like copies reach
+#: 90-93 % on A100/H100 (NVIDIA's own bandwidthTest; e.g. 3.57 of 3.94 TB/s = 90.6 % measured on
+#: an H100 NVL in a published probe); elementwise training kernels are such streams.
+MEM_BW_FRACTION = 0.90
+#: NCCL bus bandwidth as a fraction of the per-direction link bandwidth for large messages
+#: (nccl-tests all_reduce_perf on 8x A100 SXM: ~230-240 GB/s bus bandwidth on 300 GB/s NVLink).
+LINK_FRACTION = 0.78
+#: Same for the inter-node network per GPU (InfiniBand HDR/NDR, GPUDirect RDMA): ~90 %.
+NET_FRACTION = 0.90
+#: Output tile edge used for tile quantization (CUTLASS/cuBLAS default 128 x 128 / 128 x 256).
+TILE = 128
+#: Fixed per-tile cost of a GEMM, in units of k-loop steps (prologue, epilogue, pipeline
+#: fill).  At k = 2048 (the MAMF best shapes have k of 1536-2816) it costs 3 %, at head_dim 128
+#: it costs 33 % -- the reason attention kernels run well below GEMM peak.
+K_HALF = 64
+#: k at which the MAMF ceilings were measured (best shapes have k ~ 2048): the roll-off is
+#: normalized there so that large GEMMs hit the measured ceiling exactly.
+K_REF = 2048
+#: Bytes per element for GEMM operands by precision.
+_ELEM_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp32": 4.0, "int8": 1.0}
+
+
+@cache
+def _mamf_table() -> tuple[float, dict[str, float]]:
+    text = resources.files("gpuwise.planner").joinpath("efficiency.yaml").read_text("utf-8")
+    raw = yaml.safe_load(text)
+    return float(raw["default"]), {str(k): float(v) for k, v in raw["mamf_fraction"].items()}
+
+
+def large_gemm_fraction(acc: Accelerator) -> float:
+    """Measured fraction of dense peak that the best large GEMM reaches on ``acc``."""
+    default, table = _mamf_table()
+    return table.get(acc.name, default)
+
+
+def peak_tflops(acc: Accelerator, precision: str) -> float:
+    """Dense datasheet peak for a training precision (bf16 falls back to fp16, fp8 to bf16)."""
+    return acc.peak_tflops(precision)
+
+
+def _tile_fraction(d: ArrayOrFloat) -> ArrayOrFloat:
+    """Useful fraction of the padded tiles along one dimension (tile quantization)."""
+    return d / (np.ceil(d / TILE) * TILE)
+
+
+def _k_fraction(k: ArrayOrFloat) -> ArrayOrFloat:
+    """Fraction of a tile's time spent in the k-loop, relative to the MAMF shapes."""
+    ref = K_REF / (K_REF + K_HALF)
+    return np.minimum(1.0, (k / (k + K_HALF)) / ref)
+
+
+def achievable_mem_bw_gbs(acc: Accelerator) -> float:
+    """HBM bandwidth a streaming kernel sustains (GB/s)."""
+    return acc.mem_bw_gbs * MEM_BW_FRACTION
+
+
+def gemm_time_s(
+    acc: Accelerator,
+    m: ArrayOrFloat,
+    n: ArrayOrFloat,
+    k: ArrayOrFloat,
+    precision: str = "bf16",
+    count: ArrayOrFloat | float = 1.0,
+) -> ArrayOrFloat:
+    """Seconds for ``count`` GEMMs of ``(m x k) @ (k x n)``: roofline of compute and memory.
+
+    Compute runs at peak x large-GEMM ceiling x tile and k-loop efficiency; memory moves both
+    operands (``precision`` bytes) and writes a 16-bit result at :func:`achievable_mem_bw_gbs`.
+    """
+    elem = _ELEM_BYTES.get(precision, 2.0)
+    flops = 2.0 * m * n * k
+    rate = peak_tflops(acc, precision) * 1e12 * large_gemm_fraction(acc)
+    rate = rate * _tile_fraction(m) * _tile_fraction(n) * _k_fraction(k)
+    t_compute = flops / rate
+    t_memory = (elem * (m * k + k * n) + 2.0 * m * n) / (achievable_mem_bw_gbs(acc) * 1e9)
+    return np.maximum(t_compute, t_memory) * count
+
+
+def achievable_tflops(
+    acc: Accelerator, m: ArrayOrFloat, n: ArrayOrFloat, k: ArrayOrFloat, precision: str = "bf16"
+) -> ArrayOrFloat:
+    """Achieved TFLOP/s of one ``(m x k) @ (k x n)`` GEMM on ``acc`` (see module docstring)."""
+    return 2.0 * m * n * k / gemm_time_s(acc, m, n, k, precision) / 1e12
+
+
+def link_gbs(acc: Accelerator) -> float:
+    """Achievable per-direction intra-node collective bandwidth per GPU (GB/s)."""
+    return acc.interconnect_gbs * LINK_FRACTION
+
+
+class Hardware:
+    """What the time model asks of one GPU: GEMM time, stream bandwidth, link bandwidth.
+
+    Built from the catalog (:meth:`from_catalog`, peaks x the model above) or from a measured
+    device profile (:meth:`from_profile`, ``gpuwise calibrate``), whose
+    ``gemm_tflops_at(m, n, k, precision)``, ``mem_bw_gbs`` and ``allreduce_gbs`` replace
+    the catalog-derived figures.
+    """
+
+    def __init__(
+        self,
+        acc: Accelerator,
+        mem_bw_gbs: float,
+        link_gbs: float,
+        gemm_tflops_at: Callable[[int, int, int, str], float] | None = None,
+    ) -> None:
+        self.acc = acc
+        self.mem_bw_gbs = mem_bw_gbs
+        self.link_gbs = link_gbs
+        self._profile_gemm = gemm_tflops_at
+
+    @classmethod
+    def from_catalog(cls, acc: Accelerator) -> Hardware:
+        return cls(acc, achievable_mem_bw_gbs(acc), link_gbs(acc))
+
+    @classmethod
+    def from_profile(cls, profile: object) -> Hardware:
+        """Use a ``gpuwise.calibrate.profile.DeviceProfile`` (duck-typed)."""
+        acc = profile.to_accelerator()  # type: ignore[attr-defined]
+        return cls(
+            acc,
+            float(profile.mem_bw_gbs),  # type: ignore[attr-defined]
+            float(profile.allreduce_gbs),  # type: ignore[attr-defined]
+            profile.gemm_tflops_at,  # type: ignore[attr-defined]
+        )
+
+    def peak_tflops(self, precision: str) -> float:
+        return peak_tflops(self.acc, precision)
+
+    def gemm_time(
+        self,
+        m: ArrayOrFloat,
+        n: ArrayOrFloat,
+        k: ArrayOrFloat,
+        precision: str = "bf16",
+        count: ArrayOrFloat | float = 1.0,
+    ) -> ArrayOrFloat:
+        """Seconds for ``count`` GEMMs of ``(m x k) @ (k x n)``."""
+        gemm = self._profile_gemm
+        if gemm is None:
+            return gemm_time_s(self.acc, m, n, k, precision, count)
+
+        def one(a: float, b: float, c: float) -> float:
+            return float(gemm(int(a), int(b), int(c), precision))
+
+        tflops = np.vectorize(one)(np.maximum(m, 1), np.maximum(n, 1), np.maximum(k, 1))
+        return 2.0 * m * n * k / (tflops * 1e12) * count
+
+    def stream_time(self, nbytes: ArrayOrFloat) -> ArrayOrFloat:
+        """Seconds to stream ``nbytes`` through HBM (memory-bound kernels)."""
+        return nbytes / (self.mem_bw_gbs * 1e9)

@@ -1,0 +1,212 @@
+"""Per-GPU memory of a training configuration, term by term (vectorized over candidates).
+
+* Model states (Rajbhandari et al. 2020, ZeRO): mixed-precision Adam keeps a 16-bit weight
+  (2 B), a gradient (2 B, or 4 B for Megatron's fp32 main grads -> 18 B/param as Megatron
+  counts) and fp32 master weight + two moments (12 B).  ZeRO stage 1/2/3 shards optimizer,
+  + gradients, + weights over the data-parallel group: 16 Psi, 4 Psi + 12 Psi/N,
+  2 Psi + 14 Psi/N, 16 Psi/N.
+* Activations (Korthikanti et al. 2022, sec. 4): per layer and micro-batch of ``b`` sequences
+  of length ``s``, ``sbh(34 + 5as/h)`` bytes without parallelism; tensor parallelism divides
+  the 24sbh + 5as^2b inside TP regions by ``t``, sequence parallelism divides the other
+  10sbh too; selective recompute drops the 5as^2b softmax/dropout term; full recompute keeps
+  only the 2sbh layer input.  We derive the same sum term by term so that GQA (smaller K, V),
+  SwiGLU (gate + up + product = 6 s b f instead of GeLU's 4 s b f), no-dropout models,
+  flash attention (no s^2 term, a 4-byte log-sum-exp per head), MoE (top-k routed copies)
+  and context parallelism (s/cp tokens per GPU) follow from the same derivation.
+* Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
+  ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5).
+* Overhead: CUDA context, cuBLAS/NCCL workspaces and allocator fragmentation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.parallel import Candidates, Setup
+
+GIB = float(2**30)
+#: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
+OPTIMIZER_BYTES = 12
+#: Fixed per-GPU overhead: CUDA context (~0.5 GiB), cuBLAS workspace, NCCL buffers.
+FIXED_OVERHEAD_BYTES = 1.0 * GIB
+#: Caching-allocator fragmentation, as a fraction of activation memory.
+FRAGMENTATION = 0.05
+
+
+def zero_model_state_bytes(
+    psi: float,
+    n: int,
+    stage: int,
+    weight_bytes: float = 2,
+    grad_bytes: float = 2,
+    opt_bytes: float = OPTIMIZER_BYTES,
+) -> float:
+    """Per-GPU model-state bytes for ``psi`` parameters under ZeRO ``stage`` over ``n`` ranks."""
+    w = weight_bytes * psi / (n if stage >= 3 else 1)
+    g = grad_bytes * psi / (n if stage >= 2 else 1)
+    o = opt_bytes * psi / (n if stage >= 1 else 1)
+    return float(w + g + o)
+
+
+def _sp(c: Candidates, setup: Setup) -> np.ndarray:
+    """1/t for tensors that sequence parallelism shards, else 1."""
+    rep = np.ones(len(c))
+    if setup.engine.sequence_parallel:
+        rep = 1.0 / c.tp
+    return rep
+
+
+def layer_activation_bytes(
+    model: ModelConfig, moe: bool, c: Candidates, setup: Setup, recompute: np.ndarray | None = None
+) -> np.ndarray:
+    """Bytes saved for backward by one layer for one micro-batch on one GPU."""
+    rc = c.recompute if recompute is None else recompute
+    h, a, kv = model.hidden, model.heads, model.kv
+    d_qk, d_v = attn_dims(model)
+    drop = 1.0 if model.dropout else 0.0
+    tok = setup.seq * c.micro_batch / c.cp  # tokens per GPU per micro-batch
+    t = c.tp.astype(float)
+    rep = _sp(c, setup)
+    # attention block: norm input, QKV input, output dropout mask (replicated or SP-sharded)
+    attn_rep = (4.0 + drop) * h
+    if model.mla is not None:
+        kv_heads_stored = a  # keys/values are decompressed per head
+        attn_rep += 2.0 * (
+            model.mla.q_lora_rank + model.mla.kv_lora_rank + model.mla.qk_rope_head_dim
+        )
+    else:
+        kv_heads_stored = kv
+    attn_tp = 2.0 * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
+    if setup.engine.flash_attention:
+        core = np.full(len(c), 4.0 * a)  # fp32 log-sum-exp per head
+    else:
+        core = np.where(rc == 1, 0.0, a * setup.seq * (2.0 + 3.0 * drop))  # softmax (+dropout)
+    # MLP block
+    act = 6.0 if model.ffn_type == "swiglu" else 4.0
+    mlp_rep = (4.0 + drop) * h
+    if moe:
+        k = model.top_k
+        mlp_rep = mlp_rep + 2.0 * h * k + 4.0 * model.experts  # routed copies + fp32 router logits
+        mlp_tp = act * model.expert_ffn * (k + model.shared_experts)
+    else:
+        mlp_tp = act * model.ffn_size
+    full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t)
+    only_input = tok * 2.0 * h * rep
+    return np.where(rc == 2, only_input, full)
+
+
+def microbatches(c: Candidates, setup: Setup) -> np.ndarray:
+    """Micro-batches per optimizer step per pipeline: ``global_batch / (dp * b)``."""
+    return setup.global_batch // (c.dp * c.micro_batch)
+
+
+def inflight_layers(model: ModelConfig, c: Candidates, setup: Setup) -> np.ndarray:
+    """Layers' worth of activations the first pipeline stage holds at its peak."""
+    m = microbatches(c, setup)
+    per_stage = model.layers / c.pp
+    one_f1b = np.minimum(c.pp, m) * per_stage
+    chunks = np.minimum(m * c.vpp, (c.pp - 1) * 2 + (c.vpp - 1) * c.pp + 1)
+    interleaved = chunks * per_stage / c.vpp
+    return np.where(c.vpp > 1, interleaved, one_f1b)
+
+
+def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
+    """Parameters per GPU: average transformer-layer share, embeddings, expert share."""
+    t = c.tp.astype(float)
+    dense = model.layer_params(False)
+    expert = model.mlp_params(model.expert_ffn) if model.is_moe else 0
+    moe_nonexp = model.layer_params(True) - model.experts * expert if model.is_moe else 0
+    layers_dense = (model.dense_layers * dense + model.moe_layers * moe_nonexp) / (t * c.pp)
+    layers_expert = model.moe_layers * model.experts * expert / (t * c.pp * c.ep)
+    emb_in = (
+        model.vocab * model.hidden + (model.seq_len * model.hidden if model.learned_pos_emb else 0)
+    ) / t
+    emb_out = model.vocab * model.hidden / t
+    # pp = 1: one stage holds both (an untied output adds V*h); pp > 1: the last stage holds
+    # the output projection (Megatron keeps a synchronized copy even when tied).
+    first = emb_in + np.where((c.pp == 1) & (not model.tied_embeddings), emb_out, 0.0)
+    last = np.where(c.pp > 1, emb_out, first)
+    return {"dense": layers_dense, "expert": layers_expert, "emb_first": first, "emb_last": last}
+
+
+def memory_breakdown(
+    model: ModelConfig, c: Candidates, setup: Setup, hbm_gib: float
+) -> dict[str, np.ndarray]:
+    """Per-GPU bytes of each term on the heaviest pipeline stage, plus ``fits``.
+
+    Keys: ``weights, gradients, optimizer, activations, logits, overhead, total`` (bytes),
+    ``model_state_mean`` (mean over pipeline stages, bytes), ``layer_activation`` (one layer,
+    one micro-batch), ``inflight_layers``, ``fits`` (bool).
+    """
+    eng = setup.engine
+    sp = stage_params(model, c)
+    n_dense = (c.dp * c.cp).astype(float)
+    n_exp = np.maximum(n_dense / c.ep, 1.0)
+    wb = 2.0 + c.fp8  # fp8 training keeps an extra 1-byte copy of each weight
+
+    def states(p_dense: np.ndarray, p_exp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def shard(p: np.ndarray, n: np.ndarray, stage_min: int) -> np.ndarray:
+            return np.where(c.zero >= stage_min, p / n, p)
+
+        w = wb * (shard(p_dense, n_dense, 3) + shard(p_exp, n_exp, 3))
+        g = eng.grad_bytes * (shard(p_dense, n_dense, 2) + shard(p_exp, n_exp, 2))
+        o = OPTIMIZER_BYTES * (shard(p_dense, n_dense, 1) + shard(p_exp, n_exp, 1))
+        return w, g, o
+
+    w1, g1, o1 = states(sp["dense"] + sp["emb_first"], sp["expert"])
+    wl, gl, ol = states(sp["dense"] + sp["emb_last"], sp["expert"])
+    frac_moe = model.moe_layers / model.layers
+    per_layer = (1 - frac_moe) * layer_activation_bytes(model, False, c, setup)
+    if model.is_moe:
+        per_layer = per_layer + frac_moe * layer_activation_bytes(model, True, c, setup)
+    nin = inflight_layers(model, c, setup)
+    act_first = per_layer * nin
+    # full recompute re-materializes one layer's activations during its backward
+    work = np.where(
+        c.recompute == 2,
+        layer_activation_bytes(model, False, c, setup, np.zeros_like(c.recompute)),
+        0.0,
+    )
+    act_first = act_first + work
+    tok = setup.seq * c.micro_batch / c.cp
+    logits = tok * (4.0 * model.vocab / c.tp + 4.0 * model.hidden * _sp(c, setup))
+    act_last = per_layer * model.layers / c.pp + work + logits
+    # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
+    gather = np.where(
+        c.zero == 3,
+        2 * 2.0 * model.layer_params(model.is_moe) / (c.tp * np.where(model.is_moe, c.ep, 1)),
+        0.0,
+    )
+    first_total = w1 + g1 + o1 + act_first + gather
+    last_total = wl + gl + ol + act_last + gather
+    use_last = last_total > first_total
+    act_stage = np.where(use_last, act_last - logits, act_first)
+    overhead = (
+        FIXED_OVERHEAD_BYTES + gather + FRAGMENTATION * np.where(use_last, act_last, act_first)
+    )
+    out = {
+        "weights": np.where(use_last, wl, w1),
+        "gradients": np.where(use_last, gl, g1),
+        "optimizer": np.where(use_last, ol, o1),
+        "activations": act_stage,
+        "logits": np.where(use_last | (c.pp == 1), logits, 0.0),
+    }
+    out["overhead"] = overhead
+    out["total"] = (
+        out["weights"]
+        + out["gradients"]
+        + out["optimizer"]
+        + out["activations"]
+        + out["logits"]
+        + overhead
+    )
+    total_params = model.num_params()
+    out["model_state_mean"] = (wb + eng.grad_bytes + OPTIMIZER_BYTES) * total_params / (
+        c.tp * c.pp
+    ) + 0.0 * c.dp
+    out["layer_activation"] = per_layer
+    out["inflight_layers"] = nin
+    out["fits"] = out["total"] <= hbm_gib * GIB * (1.0 - setup.mem_margin)
+    return out

@@ -1,0 +1,127 @@
+"""Parallel training configurations as arrays (one entry per candidate) and run settings.
+
+:class:`Candidates` holds numpy arrays so that the memory and time models evaluate thousands
+of (DP, TP, PP, VPP, CP, EP, ZeRO, recompute, micro-batch, precision) tuples at once;
+:func:`single` wraps one configuration.  :class:`Engine` captures how the training software
+behaves (flash attention, sequence parallelism, which collectives overlap compute, gradient
+precision) -- these are documented defaults of real engines, not fitted constants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+RECOMPUTE = ("none", "selective", "full")
+PRECISIONS = ("bf16", "fp8")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Training-software behaviour that changes memory and time."""
+
+    name: str = "modern"
+    flash_attention: bool = True  # attention scores never materialized (Dao et al. 2022)
+    sequence_parallel: bool = True  # Korthikanti et al. 2022 SP whenever TP > 1
+    overlap_dp: bool = True  # gradient reduce-scatter/all-reduce overlaps backward
+    overlap_tp: bool = False  # TP collectives overlap GEMMs (TE userbuffers); off by default
+    grad_bytes: int = 2  # bytes per gradient element kept and reduced (4 = fp32 main grads)
+    fused_kernels: bool = True  # fused bias/dropout/add, fused softmax, fused norms
+
+
+ENGINES: dict[str, Engine] = {
+    # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
+    # all-reduced after the backward pass (no overlap), fused kernels.
+    "megatron-2021": Engine("megatron-2021", False, False, False, False, 4, True),
+    # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism.
+    "megatron-2022": Engine("megatron-2022", False, True, False, False, 4, True),
+    # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
+    "modern": Engine("modern", True, True, True, False, 2, True),
+    # PyTorch FSDP-style eager training (llm-foundry, HF): flash attention, overlap, no TP
+    # fusion beyond what eager PyTorch offers.
+    "fsdp": Engine("fsdp", True, True, True, False, 2, False),
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One training run: the fixed, non-searched inputs."""
+
+    seq: int
+    global_batch: int  # sequences per optimizer step
+    gpus: int
+    gpus_per_node: int = 8
+    net_gbs_per_gpu: float = 25.0  # inter-node bandwidth per GPU, GB/s per direction
+    mem_margin: float = 0.05  # keep this fraction of HBM free
+    engine: Engine = field(default_factory=Engine)
+    tokens: float | None = None  # tokens for the whole run (for days / GPU-hours)
+
+
+@dataclass
+class Candidates:
+    """Arrays of equal length, one entry per configuration."""
+
+    dp: np.ndarray
+    tp: np.ndarray
+    pp: np.ndarray
+    vpp: np.ndarray
+    cp: np.ndarray
+    ep: np.ndarray
+    zero: np.ndarray
+    recompute: np.ndarray  # index into RECOMPUTE
+    micro_batch: np.ndarray
+    fp8: np.ndarray  # 0 = bf16, 1 = fp8
+
+    def __len__(self) -> int:
+        return int(self.dp.shape[0])
+
+    def take(self, idx: np.ndarray) -> Candidates:
+        """The candidates at ``idx`` (boolean mask or integer indices)."""
+        return Candidates(**{k: v[idx] for k, v in self.__dict__.items()})
+
+    def row(self, i: int) -> dict[str, int | str]:
+        """One candidate as plain values (recompute and precision by name)."""
+        return {
+            "dp": int(self.dp[i]),
+            "tp": int(self.tp[i]),
+            "pp": int(self.pp[i]),
+            "vpp": int(self.vpp[i]),
+            "cp": int(self.cp[i]),
+            "ep": int(self.ep[i]),
+            "zero": int(self.zero[i]),
+            "recompute": RECOMPUTE[int(self.recompute[i])],
+            "micro_batch": int(self.micro_batch[i]),
+            "precision": PRECISIONS[int(self.fp8[i])],
+        }
+
+
+def single(
+    dp: int = 1,
+    tp: int = 1,
+    pp: int = 1,
+    vpp: int = 1,
+    cp: int = 1,
+    ep: int = 1,
+    zero: int = 0,
+    recompute: str = "none",
+    micro_batch: int = 1,
+    precision: str = "bf16",
+) -> Candidates:
+    """A one-entry :class:`Candidates` for a single configuration."""
+
+    def a(x: int) -> np.ndarray:
+        return np.array([x], dtype=np.int64)
+
+    return Candidates(
+        a(dp),
+        a(tp),
+        a(pp),
+        a(vpp),
+        a(cp),
+        a(ep),
+        a(zero),
+        a(RECOMPUTE.index(recompute)),
+        a(micro_batch),
+        a(PRECISIONS.index(precision)),
+    )

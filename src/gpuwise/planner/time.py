@@ -1,0 +1,258 @@
+"""Step time of a training configuration (vectorized over candidates).
+
+Per micro-batch and pipeline stage the GPU runs, for each of its ``L/p`` layers, the layer's
+GEMMs (forward; backward = data-gradient + weight-gradient GEMMs), the attention core, the
+memory-bound elementwise kernels and the tensor-/expert-/context-parallel collectives.  The
+pipeline then takes ``(m + (p-1)/v)`` micro-batch slots (1F1B / interleaved bubble, Narayanan et
+al. 2021 sec. 2.2), the data-parallel gradient reduction adds what it cannot hide behind the
+last backward pass, and the optimizer streams its states once.
+
+Collectives use the ring cost ``2 (n-1)/n * S / B`` for all-reduce and ``(n-1)/n * S / B`` for
+all-gather / reduce-scatter (Thakur et al. 2005) on the link the group actually spans: the
+chip's intra-node interconnect when the group fits in a node (ranks are ordered TP, CP, EP,
+DP, PP as in Megatron-LM), else the per-GPU inter-node network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpuwise.planner.efficiency import NET_FRACTION, Hardware
+from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.memory import microbatches, stage_params
+from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.parallel import Candidates, Setup
+
+#: Latency of one intra-node / inter-node collective (NCCL small-message latency, nccl-tests).
+LAT_INTRA_S = 10e-6
+LAT_INTER_S = 30e-6
+#: Flash-attention backward executes 2.5x the forward's FLOPs (it recomputes QK^T; Dao 2023).
+FLASH_BWD_RATIO = 2.5
+
+
+def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bandwidth GB/s, latency s) for a group whose ranks span ``span`` consecutive GPUs."""
+    intra = span <= setup.gpus_per_node
+    bw = np.where(intra, hw.link_gbs, setup.net_gbs_per_gpu * NET_FRACTION)
+    lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
+    return bw, lat
+
+
+def _allreduce(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    return np.where(n > 1, 2.0 * (n - 1) / n * nbytes / (bw * 1e9) + lat, 0.0)
+
+
+def _gather(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """All-gather or reduce-scatter of ``nbytes`` (the full, unsharded size)."""
+    return np.where(n > 1, (n - 1) / n * nbytes / (bw * 1e9) + lat, 0.0)
+
+
+def _gemms(
+    model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray
+) -> list[tuple[np.ndarray, ...]]:
+    """Forward GEMMs of one layer on one GPU as (m, n, k, count)."""
+    h, a, kv = model.hidden, model.heads, model.kv
+    t = c.tp.astype(float)
+    one = np.ones(len(c))
+    g: list[tuple[np.ndarray, ...]] = []
+    if model.mla is not None:
+        m = model.mla
+        qk = m.qk_nope_head_dim + m.qk_rope_head_dim
+        if m.q_lora_rank:
+            g.append((tok, m.q_lora_rank * one, h * one, one))
+            g.append((tok, a * qk / t, m.q_lora_rank * one, one))
+        else:
+            g.append((tok, a * qk / t, h * one, one))
+        g.append((tok, (m.kv_lora_rank + m.qk_rope_head_dim) * one, h * one, one))
+        g.append((tok, a * (m.qk_nope_head_dim + m.v_head_dim) / t, m.kv_lora_rank * one, one))
+        g.append((tok, h * one, a * m.v_head_dim / t, one))
+    else:
+        d = model.hd
+        g.append((tok, (a + 2 * kv) * d / t, h * one, one))
+        g.append((tok, h * one, a * d / t, one))
+    up = 2 if model.ffn_type == "swiglu" else 1
+    if moe:
+        local = model.experts / c.ep
+        m_e = tok * model.top_k * c.ep / model.experts
+        f = model.expert_ffn
+        g.append((tok, model.experts * one, h * one, one))  # router
+        g.append((m_e, up * f / t, h * one, local))
+        g.append((m_e, h * one, f / t, local))
+        if model.shared_experts:
+            fs = f * model.shared_experts
+            g.append((tok, up * fs / t, h * one, one))
+            g.append((tok, h * one, fs / t, one))
+    else:
+        f = model.ffn_size
+        g.append((tok, up * f / t, h * one, one))
+        g.append((tok, h * one, f / t, one))
+    return g
+
+
+def _layer_times(
+    model: ModelConfig, moe: bool, c: Candidates, setup: Setup, hw: Hardware
+) -> dict[str, np.ndarray]:
+    """Per-layer, per-micro-batch seconds: gemm/attn/elementwise/comm, forward and backward."""
+    eng = setup.engine
+    h, a, kv = model.hidden, model.heads, model.kv
+    d_qk, d_v = attn_dims(model)
+    t = c.tp.astype(float)
+    s = float(setup.seq)
+    tok = s * c.micro_batch / c.cp
+    gemm_f = np.zeros(len(c))
+    gemm_b = np.zeros(len(c))
+    for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
+        sel = c.fp8 == prec_idx
+        if not sel.any():
+            continue
+        for m_, n_, k_, cnt in _gemms(model, moe, c, tok):
+            f = hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
+            b = hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
+            b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
+            gemm_f[sel] += f
+            gemm_b[sel] += b
+    # attention core (bf16 in every engine)
+    heads_local = a / t * c.micro_batch
+    q_len = s / c.cp
+    if eng.flash_attention:
+        flops_f = 0.5 * 2.0 * q_len * s * (d_qk + d_v) * heads_local  # causal blocks skipped
+        rate_t = hw.gemm_time(q_len, s * np.ones(len(c)), d_qk * np.ones(len(c)), "bf16")
+        per_flop = rate_t / (2.0 * q_len * s * d_qk)
+        attn_f = flops_f * per_flop
+        attn_b = FLASH_BWD_RATIO * attn_f
+        scores_bytes_f = scores_bytes_b = np.zeros(len(c))
+    else:
+        ones = np.ones(len(c))
+        attn_f = hw.gemm_time(q_len, s * ones, d_qk * ones, "bf16", heads_local)
+        attn_f = attn_f + hw.gemm_time(q_len, d_v * ones, s * ones, "bf16", heads_local)
+        attn_b = 2.0 * attn_f
+        elems = heads_local * q_len * s
+        drop = 5.0 if model.dropout else 0.0
+        scores_bytes_f = (4.0 + drop) * elems  # fused scale-mask-softmax (+ dropout)
+        scores_bytes_b = (6.0 + drop) * elems
+    # elementwise kernels: norms, residual adds, activation, dropout, rotary
+    rep = 1.0 / t if eng.sequence_parallel else np.ones(len(c))
+    drop_h = 2.0 * h if model.dropout else 0.0
+    act = 6.0 if model.ffn_type == "swiglu" else 4.0
+    ffn_tok = (model.expert_ffn * (model.top_k + model.shared_experts)) if moe else model.ffn_size
+    per_tok = (8.0 * h + 12.0 * h + drop_h) * rep + act * ffn_tok / t
+    if not model.learned_pos_emb:
+        per_tok = per_tok + 4.0 * (a + kv) * d_qk / t  # rotary on q and k
+    if not eng.fused_kernels:
+        # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
+        per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
+    if moe:
+        per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+    scores_f = hw.stream_time(scores_bytes_f)
+    elem_f = hw.stream_time(per_tok * tok) + scores_f
+    elem_b = hw.stream_time(2.0 * per_tok * tok + scores_bytes_b)
+    # tensor-parallel collectives: 2 per layer forward, 2 backward, on activations of tok x h
+    bw, lat = _link(hw, setup, c.tp)
+    tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
+    comm_f = 2.0 * tp_one
+    comm_b = 2.0 * tp_one
+    if moe:
+        ebw, elat = _link(hw, setup, c.tp * c.cp * c.ep)
+        a2a = np.where(
+            c.ep > 1, (c.ep - 1) / c.ep * 2.0 * h * tok * model.top_k / (ebw * 1e9) + elat, 0.0
+        )
+        comm_f = comm_f + 2.0 * a2a
+        comm_b = comm_b + 2.0 * a2a
+    # context parallelism: ring exchange of K and V, overlapped with the attention core
+    cbw, clat = _link(hw, setup, c.tp * c.cp)
+    kv_bytes = 2.0 * tok * kv * (d_qk + d_v) / t
+    cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
+    comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
+    comm_b = comm_b + np.maximum(0.0, 2.0 * cp_comm - attn_b)
+    if eng.overlap_tp:
+        comm_f = np.maximum(0.0, comm_f - gemm_f)
+        comm_b = np.maximum(0.0, comm_b - gemm_b)
+    return {
+        "gemm_f": gemm_f,
+        "gemm_b": gemm_b,
+        "attn_f": attn_f,
+        "attn_b": attn_b,
+        "elem_f": elem_f,
+        "elem_b": elem_b,
+        "comm_f": comm_f,
+        "comm_b": comm_b,
+        "scores_f": scores_f,
+    }
+
+
+def step_time(
+    model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware
+) -> dict[str, np.ndarray]:
+    """Seconds per optimizer step and its parts: ``step, compute, pipeline_bubble, dp_exposed,
+    optimizer, tp_comm`` (arrays)."""
+    eng = setup.engine
+    frac_moe = model.moe_layers / model.layers
+    lt = _layer_times(model, False, c, setup, hw)
+    if model.is_moe:
+        lm = _layer_times(model, True, c, setup, hw)
+        lt = {k: (1 - frac_moe) * lt[k] + frac_moe * lm[k] for k in lt}
+    per_stage = model.layers / c.pp
+    fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"]
+    bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"]
+    # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
+    # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5)
+    recompute = np.select(
+        [c.recompute == 2, c.recompute == 1], [fwd, lt["attn_f"] + lt["scores_f"]], 0.0
+    )
+    layer_mb = per_stage * (fwd + bwd + recompute)
+    # output layer + loss on the last stage (vocab-parallel GEMM, fp32 cross-entropy)
+    tok = setup.seq * c.micro_batch / c.cp
+    ones = np.ones(len(c))
+    v_t = model.vocab / c.tp
+    logits_f = hw.gemm_time(tok, v_t, model.hidden * ones, "bf16")
+    logits_b = hw.gemm_time(tok, model.hidden * ones, v_t, "bf16") + hw.gemm_time(
+        v_t, model.hidden * ones, tok, "bf16"
+    )
+    logits_e = hw.stream_time(3.0 * 4.0 * tok * v_t)
+    last_extra = logits_f + logits_b + logits_e
+    # pipeline point-to-point: activations of tok x h (SP-sharded) forward and backward
+    rep = 1.0 / c.tp if eng.sequence_parallel else 1.0
+    pbw, plat = _link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
+    p2p = np.where(c.pp > 1, 2.0 * (2.0 * model.hidden * tok * rep / (pbw * 1e9) + plat), 0.0)
+    mb_time = layer_mb + last_extra + p2p
+    # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
+    sp = stage_params(model, c)
+    p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
+    n_dp = (c.dp * c.cp).astype(float)
+    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
+    z3 = np.where(
+        c.zero == 3,
+        2.0 * _gather(2.0 * p_stage, n_dp, dbw, dlat)
+        + _gather(eng.grad_bytes * p_stage, n_dp, dbw, dlat),
+        0.0,
+    )
+    z2 = np.where(c.zero == 2, _gather(eng.grad_bytes * p_stage, n_dp, dbw, dlat), 0.0)
+    mb_time = mb_time + np.maximum(0.0, z3 - layer_mb) + np.maximum(0.0, z2 - per_stage * bwd)
+    m = microbatches(c, setup)
+    pipe = (m + (c.pp - 1) / c.vpp) * mb_time
+    bubble = (c.pp - 1) / c.vpp * mb_time
+    # once-per-step data-parallel traffic
+    grads = eng.grad_bytes * p_stage
+    dp_t = np.select(
+        [c.zero == 0, c.zero == 1, c.zero == 2],
+        [
+            _allreduce(grads, n_dp, dbw, dlat),
+            _gather(grads, n_dp, dbw, dlat) + _gather(2.0 * p_stage, n_dp, dbw, dlat),
+            _gather(2.0 * p_stage, n_dp, dbw, dlat),
+        ],
+        0.0,
+    )
+    hidden = per_stage * bwd if eng.overlap_dp else 0.0
+    dp_exposed = np.maximum(0.0, dp_t - hidden)
+    # optimizer: AdamW streams fp32 master, two moments, the gradient, writes 16-bit weights
+    p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
+    opt = hw.stream_time(p_local * (26.0 + 2.0 * eng.grad_bytes))
+    step = pipe + dp_exposed + opt
+    return {
+        "step": step,
+        "pipeline_bubble": bubble,
+        "dp_exposed": dp_exposed,
+        "optimizer": opt,
+        "tp_comm": per_stage * (lt["comm_f"] + lt["comm_b"]) * m,
+        "microbatch": mb_time,
+    }
