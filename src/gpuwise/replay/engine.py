@@ -217,6 +217,16 @@ class Engine:
             self._next_wake = d.wake_at
             self.q.push(d.wake_at, Kind.WAKEUP)
 
+    def _wants_decision(self) -> bool:
+        """Skip calls that cannot change anything: nothing queued (except at a round,
+        where a round-based policy may move running jobs), or nothing free for a policy
+        that never preempts."""
+        if self._is_round and self.running:
+            return True
+        if not self.pending:
+            return False
+        return bool(getattr(self.policy, "preemptive", True) or self.placer.free_total)
+
     def _record_alloc(self) -> None:
         p = self.placer
         busy = tuple(p.capacity[t] - p.free_by_type[t] for t in p.types)
@@ -247,8 +257,7 @@ class Engine:
                 self._handle(kind, subject, version)
             if self.events > self.cfg.max_events:
                 raise GpuwiseError(f"replay stopped after {self.cfg.max_events} events")
-            preemptive = getattr(self.policy, "preemptive", True)
-            if self.pending and (preemptive or self.placer.free_total):
+            if self._wants_decision():
                 self._decide()
             self._record_alloc()
         return ReplayResult(
