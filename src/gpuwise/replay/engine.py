@@ -29,6 +29,7 @@ class ReplayConfig:
     restart_s: float = 0.0  # overhead each time a preempted job resumes
     failures: Sequence[tuple[float, int, float]] = ()  # (time, node index, seconds down)
     max_events: int = 50_000_000
+    record_segments: bool = False  # keep every run segment (for audits and tests)
 
 
 @dataclass(slots=True)
@@ -63,6 +64,10 @@ class Engine:
             raise GpuwiseError("the fleet has no GPUs to replay on")
         self.policy = policy
         self.cfg = config or ReplayConfig()
+        self._full = dict.fromkeys(self.placer.types, 0)  # GPUs per type, down nodes included
+        for n in nodes:
+            if n.gpus:
+                self._full[n.gpu_type] += n.gpus
         self.jobs = sorted(jobs, key=lambda j: (j.submit_s, j.id))
         self.q = EventQueue()
         self.now = 0.0
@@ -103,6 +108,8 @@ class Engine:
         run.attained_gpu_s += elapsed * run.job.num_gpus
         run.type_s[run.gpu_type] = run.type_s.get(run.gpu_type, 0.0) + elapsed
         run.version += 1
+        if self.cfg.record_segments:
+            run.segments.append((run.seg_start, self.now, run.gpu_type, run.placement))
         del self.running[run.id]
         return elapsed
 
@@ -144,7 +151,7 @@ class Engine:
         if not fits:
             self.rejected.append((job, "no GPU type of the fleet can run it"))
             return
-        if all(self.placer.capacity[t] < job.num_gpus for t in fits):
+        if all(self._full[t] < job.num_gpus for t in fits):
             self.rejected.append((job, f"needs {job.num_gpus} GPUs of one type; too few"))
             return
         run = JobRun(job=job, area_at_submit=self.area, reason="just arrived")
@@ -184,7 +191,7 @@ class Engine:
             if self._next_wake <= self.now:
                 self._next_wake = math.inf
         elif kind == Kind.FAILURE:
-            self._fail(subject, self._down_s[subject])
+            self._fail(subject, self.cfg.failures[version][2])
         elif kind == Kind.REPAIR:
             self.placer.set_node_up(subject, True, busy=0)
 
@@ -238,12 +245,10 @@ class Engine:
         t0 = _time.perf_counter()
         for i, job in enumerate(self.jobs):
             self.q.push(job.submit_s, Kind.ARRIVAL, i)
-        self._down_s: dict[int, float] = {}
-        for when, node, down in self.cfg.failures:
+        for k, (when, node, _) in enumerate(self.cfg.failures):
             if not 0 <= node < len(self.placer.nodes):
                 raise GpuwiseError(f"failure injection: node index {node} is not in the fleet")
-            self._down_s[node] = down
-            self.q.push(when, Kind.FAILURE, node)
+            self.q.push(when, Kind.FAILURE, node, k)
         if self.jobs:
             self._advance(self.jobs[0].submit_s)
         q = self.q

@@ -98,6 +98,10 @@ class JobRun:
     reason: str = "not yet considered"
     area_at_submit: float = 0.0  # integral of the number of active jobs, for Themis' rho
     mean_active: float = 0.0  # time-averaged number of active jobs over the job's life
+    # (start, end, GPU type, placement) of each closed segment, when the engine records them
+    segments: list[tuple[float, float, str, tuple[tuple[int, int], ...]]] = field(
+        default_factory=list
+    )
 
     @property
     def id(self) -> int:

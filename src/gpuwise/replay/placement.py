@@ -164,3 +164,13 @@ class Placer:
     @property
     def capacity_total(self) -> int:
         return sum(self.capacity.values())
+
+
+def nodes_from_fleet(fleet: object) -> list[NodeSpec]:
+    """The GPU nodes of a :class:`gpuwise.fleet.Fleet` (CPU-only nodes are left out; a node
+    that is not ``up`` starts down)."""
+    out = []
+    for n in getattr(fleet, "nodes", ()):
+        if n.gpu_type and n.gpus > 0:
+            out.append(NodeSpec(n.name, n.gpu_type, int(n.gpus), up=n.state == "up"))
+    return out
