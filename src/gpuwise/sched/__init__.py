@@ -29,7 +29,8 @@ Units: CPU milli-cores, memory MiB, GPU milli-GPU (1000 = one GPU).  A request w
 whole GPUs on one node.  ``gpu_models`` (frozenset, empty = any) restricts the GPU model.
 
 Types (``gpuwise.sched.types``)
-    ``NodeSpec(name, cpu_milli, memory_mib, gpu_count, gpu_model="", labels={})``;
+    ``NodeSpec(name, cpu_milli, memory_mib, gpu_count, gpu_model="", labels=())`` (labels:
+    ``(key, value)`` pairs);
     ``Request(cpu_milli, memory_mib=0, num_gpu=0, gpu_milli=0, gpu_models=frozenset(),
     name="")`` (``.is_share``, ``.total_gpu_milli``, ``.shape``);
     ``Placement(request, node, node_name, gpus)`` -- ``node`` is the row in the snapshot,

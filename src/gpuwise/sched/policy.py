@@ -18,7 +18,7 @@ from gpuwise.sched import gpusel
 from gpuwise.sched.filters import explain, feasible
 from gpuwise.sched.mix import WorkloadMix
 from gpuwise.sched.plugin import Context, GpuSelector, ScorePlugin
-from gpuwise.sched.snapshot import ClusterSnapshot
+from gpuwise.sched.snapshot import ClusterSnapshot, IntArray
 from gpuwise.sched.types import Decision, Placement, Rejection, Request
 
 
@@ -33,8 +33,12 @@ class Policy:
     needs_mix: bool = False
 
     def decide(self, snapshot: ClusterSnapshot, request: Request, rng: np.random.Generator,
-               mix: WorkloadMix | None = None) -> Decision:
-        """Place ``request`` on ``snapshot`` or say why not.  Pure apart from ``rng`` draws."""
+               mix: WorkloadMix | None = None, tie_rank: IntArray | None = None) -> Decision:
+        """Place ``request`` on ``snapshot`` or say why not.  Pure apart from ``rng`` draws.
+
+        Ties between equally scored nodes go to the lowest ``tie_rank`` (one integer per node)
+        when given, else to a uniformly random one.
+        """
         if self.needs_mix and mix is None:
             raise ValueError(f"policy {self.name} needs the workload mix")
         mask = feasible(snapshot, request)
@@ -51,7 +55,12 @@ class Policy:
             if hint is None and out.gpu_choice is not None:
                 hint = out.gpu_choice
         best = np.flatnonzero(total == total.max())
-        pick = int(best[int(rng.integers(len(best)))]) if len(best) > 1 else int(best[0])
+        if len(best) == 1:
+            pick = int(best[0])
+        elif tie_rank is not None:
+            pick = int(best[int(np.argmin(tie_rank[nodes[best]]))])
+        else:
+            pick = int(best[int(rng.integers(len(best)))])
         node = int(nodes[pick])
         gpus = self.select_gpus(ctx, node, int(hint[pick]) if hint is not None else -1)
         return Placement(request, node, snapshot.names[node], gpus)

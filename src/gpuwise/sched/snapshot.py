@@ -8,8 +8,7 @@ a snapshot made by ``place``/``release`` recomputes only the rows of the nodes t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -30,13 +29,15 @@ def _frozen(a: npt.ArrayLike, dtype: type = np.int64) -> IntArray:
 class ClusterSnapshot:
     """The state of every node at one instant.  Node ``i`` is row ``i`` of every array.
 
-    Attributes (all read-only numpy arrays of length N unless noted):
-    ``names`` (tuple), ``labels`` (tuple of mappings), ``models`` (tuple: GPU model per node,
-    "" for CPU-only), ``model_vocab`` (tuple of distinct models), ``model_index`` (index into
-    ``model_vocab``, -1 for CPU-only), ``cpu_capacity``, ``mem_capacity``, ``gpu_count``,
-    ``cpu_free``, ``mem_free``, ``gpu_free`` (N x G, milli-GPU free per GPU, 0 past
-    ``gpu_count``), ``pod_classes`` (N x (G+1): pods per GpuClustering class, column 0 for
-    GPU-sharing pods, column k for k-GPU pods).
+    Attributes (read-only numpy arrays with one row per node unless noted):
+
+    * ``names``, ``models`` (GPU model, "" for CPU-only), ``labels`` (``(key, value)`` pairs):
+      tuples;
+    * ``model_vocab``: tuple of the distinct models; ``model_index``: index into it (-1 none);
+    * ``cpu_capacity``, ``mem_capacity``, ``gpu_count``, ``cpu_free``, ``mem_free``;
+    * ``gpu_free``: N x G milli-GPU free per GPU (0 past ``gpu_count``);
+    * ``pod_classes``: N x (G+1) pods per GpuClustering class (column 0: GPU-sharing pods,
+      column k: k-GPU pods).
     """
 
     __slots__ = (
@@ -46,7 +47,7 @@ class ClusterSnapshot:
     )
 
     names: tuple[str, ...]
-    labels: tuple[Mapping[str, str], ...]
+    labels: tuple[tuple[tuple[str, str], ...], ...]
     models: tuple[str, ...]
     model_vocab: tuple[str, ...]
     model_index: IntArray
@@ -70,7 +71,7 @@ class ClusterSnapshot:
         vocab = tuple(sorted({n.gpu_model for n in nodes if n.gpu_count > 0 and n.gpu_model}))
         s = cls.__new__(cls)
         s.names = tuple(n.name for n in nodes)
-        s.labels = tuple(MappingProxyType(dict(n.labels)) for n in nodes)
+        s.labels = tuple(tuple(n.labels) for n in nodes)
         s.models = tuple(n.gpu_model if n.gpu_count > 0 else "" for n in nodes)
         s.model_vocab = vocab
         s.model_index = _frozen([vocab.index(m) if m else -1 for m in s.models])

@@ -8,9 +8,7 @@ takes ``num_gpu`` whole GPUs on one node.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
 MILLI = 1000
 """Milli-GPU in one whole GPU."""
@@ -25,7 +23,8 @@ class NodeSpec:
     memory_mib: int
     gpu_count: int
     gpu_model: str = ""
-    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    labels: tuple[tuple[str, str], ...] = ()
+    """``(key, value)`` pairs, e.g. ``(("zone", "a"),)``; ``dict(spec.labels)`` to look up."""
 
 
 @dataclass(frozen=True)
