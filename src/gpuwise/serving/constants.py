@@ -25,7 +25,6 @@ class ServingConstants:
     usable_memory_fraction: float
     fallback_mem_bw_fraction: float
     fallback_gemm_fraction: float
-    fallback_gemm_half_work: float
 
 
 @cache
@@ -46,5 +45,4 @@ def load_constants() -> ServingConstants:
         usable_memory_fraction=float(raw["usable_memory_fraction"]),
         fallback_mem_bw_fraction=float(raw["fallback_mem_bw_fraction"]),
         fallback_gemm_fraction=float(raw["fallback_gemm_fraction"]),
-        fallback_gemm_half_work=float(raw["fallback_gemm_half_work"]),
     )

@@ -14,6 +14,7 @@ Swapping the efficiency source is a change to this file only.
 from __future__ import annotations
 
 import importlib
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 # Weight-only formats run their GEMMs in the activation precision after dequantization.
 WEIGHT_ONLY = ("int8", "int4")
+# Rows of one tensor-core MMA instruction (PTX mma.m16n8k16).
+MMA_ROWS = 16
 
 
 def _planner_efficiency() -> ModuleType | None:
@@ -57,17 +60,21 @@ class Hardware:
         return self.accel.interconnect_kind
 
     def link_gbs(self) -> float:
-        """Per-direction GB/s of the intra-node link (measured all-reduce bus BW if profiled)."""
+        """Achievable per-direction GB/s of the TP link (bus bandwidth of an all-reduce)."""
         if self.profile is not None and self.profile.allreduce_gbs is not None:
             return self.profile.allreduce_gbs
-        return self.accel.interconnect_gbs
+        eff = _planner_efficiency()
+        if eff is not None:
+            return float(eff.link_gbs(self.accel))
+        frac = load_constants().link_efficiency.get(self.link_kind, 0.75)
+        return self.accel.interconnect_gbs * frac
 
     def mem_bw_gbs(self) -> float:
         """Achievable memory bandwidth in GB/s (STREAM-class kernels)."""
         if self.profile is not None:
             return self.profile.mem_bw_gbs
         eff = _planner_efficiency()
-        if eff is not None and hasattr(eff, "achievable_mem_bw_gbs"):
+        if eff is not None:
             return float(eff.achievable_mem_bw_gbs(self.accel))
         return self.accel.mem_bw_gbs * load_constants().fallback_mem_bw_fraction
 
@@ -80,7 +87,12 @@ class Hardware:
         return activations
 
     def gemm_tflops(self, m: int, n: int, k: int, precision: str) -> float:
-        """Achievable TFLOP/s of an (m×k)·(k×n) GEMM at ``precision``."""
+        """Compute-bound TFLOP/s of an (m×k)·(k×n) GEMM (operand traffic is counted apart).
+
+        Measured profile: its interpolated GEMM rate.  Otherwise: dense peak × the large-GEMM
+        ceiling (the planner's MAMF table) × the useful fraction of the tensor-core MMA rows,
+        m / (16·⌈m/16⌉) (``mma.m16n8k16``: a GEMV pads its one row to 16).
+        """
         m, n, k = max(1, int(m)), max(1, int(n)), max(1, int(k))
         if self.profile is not None:
             prec = precision if precision in self.profile.precisions else "fp32"
@@ -88,16 +100,12 @@ class Hardware:
                 prec = self.profile.precisions[0]
             return self.profile.gemm_tflops_at(m, n, k, prec)
         eff = _planner_efficiency()
-        if eff is not None and hasattr(eff, "achievable_gemm_tflops"):
-            return float(eff.achievable_gemm_tflops(self.accel, m, n, k, precision))
-        c = load_constants()
-        work = float(m) * n * k
-        return (
-            self.accel.peak_tflops(precision)
-            * c.fallback_gemm_fraction
-            * work
-            / (work + c.fallback_gemm_half_work)
-        )
+        if eff is not None:
+            ceiling = float(eff.large_gemm_fraction(self.accel))
+        else:
+            ceiling = load_constants().fallback_gemm_fraction
+        rows = m / (MMA_ROWS * math.ceil(m / MMA_ROWS))
+        return self.accel.peak_tflops(precision) * ceiling * rows
 
     def vector_tflops(self) -> float:
         """Non-tensor-core FP32 rate (dequantization, elementwise), TFLOP/s."""

@@ -117,9 +117,8 @@ def allreduce_s(hw: Hardware, nbytes: float, tp: int) -> float:
     """Ring all-reduce: 2(p−1)·α + 2(p−1)/p · bytes / (eff·B) (Thakur et al. 2005)."""
     if tp <= 1:
         return 0.0
-    c = load_constants()
-    alpha = c.allreduce_alpha_us.get(hw.link_kind, 5.0) * 1e-6
-    bw = hw.link_gbs() * 1e9 * c.link_efficiency.get(hw.link_kind, 0.75)
+    alpha = load_constants().allreduce_alpha_us.get(hw.link_kind, 5.0) * 1e-6
+    bw = hw.link_gbs() * 1e9
     return 2 * (tp - 1) * alpha + 2 * (tp - 1) / tp * nbytes / bw
 
 
