@@ -1,3 +1,397 @@
-"""CLI commands: plan_train (under construction; its owner fills it in)."""
+"""CLI: ``gpuwise plan train`` (training-parallelism planner) and ``gpuwise plan models``."""
 
 from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from gpuwise.catalog import get_accelerator, parse_gpu_spec
+from gpuwise.cli.apps import plan_app
+from gpuwise.errors import GpuwiseError
+from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.evaluate import resolve_engine
+from gpuwise.planner.models import ModelConfig, list_models
+from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Engine, Setup
+from gpuwise.planner.request import build_model, parse_count, parse_duration_days
+from gpuwise.planner.search import SearchResult, search
+
+CONTRACT = (
+    "dp",
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "zero",
+    "recompute",
+    "micro_batch",
+    "precision",
+    "memory_gib_per_gpu",
+    "step_time_s",
+    "tokens_per_s_per_gpu",
+    "tflops_per_gpu",
+    "hw_tflops_per_gpu",
+    "mfu",
+    "hfu",
+    "days",
+    "gpu_hours",
+)
+
+
+@plan_app.command("models")
+def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List model presets with their dimensions and parameter counts."""
+    rows = []
+    for m in list_models():
+        d = m.model_dump(exclude={"source"})
+        d["params"] = m.num_params()
+        d["active_params"] = m.active_params()
+        d["source"] = m.source
+        rows.append(d)
+    if as_json:
+        print(json.dumps({"models": rows}))
+        return
+    print(
+        f"{'preset':<20} {'params':>9} {'active':>9} {'layers':>6} {'hidden':>6} "
+        f"{'heads':>5} {'kv':>4} {'ffn':>6} {'type':<6} {'vocab':>7} {'experts':>8}"
+    )
+    for r in rows:
+        exp = f"{r['experts']}/{r['top_k']}" if r["experts"] else "-"
+        print(
+            f"{r['name']:<20} {r['params'] / 1e9:>8.2f}B {r['active_params'] / 1e9:>8.2f}B "
+            f"{r['layers']:>6} {r['hidden']:>6} {r['heads']:>5} {r['kv_heads'] or r['heads']:>4} "
+            f"{r['ffn'] or 4 * r['hidden']:>6} {r['ffn_type']:<6} {r['vocab']:>7} {exp:>8}"
+        )
+
+
+def _pools(gpus: str | None, fleet: Path | None) -> list[tuple[int, str, int]]:
+    """(count, canonical type, GPUs per node) for each GPU type the user owns."""
+    if fleet is not None:
+        from gpuwise.fleet import load_fleet
+
+        f = load_fleet(str(fleet))
+        out = []
+        for t in f.gpu_types():
+            nodes = [n for n in f.nodes if n.gpu_type == t]
+            out.append((sum(n.gpus for n in nodes), t, max(n.gpus for n in nodes)))
+        if not out:
+            raise GpuwiseError(f"{fleet}: the fleet has no GPUs")
+        return out
+    if not gpus:
+        raise GpuwiseError("give --gpus NxTYPE (e.g. 64xA800) or --fleet fleet.yaml")
+    return [(n, get_accelerator(t).name, 8) for n, t in parse_gpu_spec(gpus)]
+
+
+def _check_fixed(model_heads: int, layers: int, tp: int | None, pp: int | None) -> None:
+    if tp is not None and (tp < 1 or model_heads % tp):
+        ok = [d for d in (1, 2, 4, 8) if model_heads % d == 0]
+        raise GpuwiseError(
+            f"--tp {tp} does not divide the model's {model_heads} attention heads "
+            f"(try {', '.join(map(str, ok))})"
+        )
+    if pp is not None and (pp < 1 or layers % pp):
+        ok = [d for d in range(1, min(layers, 64) + 1) if layers % d == 0]
+        raise GpuwiseError(
+            f"--pp {pp} does not divide the model's {layers} layers (try one of "
+            f"{', '.join(map(str, ok))})"
+        )
+
+
+def _nearest_fit(
+    model: ModelConfig,
+    hw: Hardware,
+    setup: Setup,
+    fixed: dict[str, object],
+    gpu_type: str,
+    owned: int,
+) -> str:
+    """Where nothing fits: the smallest GPU count of this type (and plan) that would."""
+    n = owned
+    for _ in range(12):
+        n = max(n * 2, 8)
+        batch = max(setup.global_batch, n)
+        s = replace(setup, gpus=n, global_batch=batch)
+        r = search(model, hw, s, fixed, top=1)
+        if r.ranked:
+            b = r.ranked[0]
+            return (
+                f"needs >= {n} GPUs of {gpu_type} (e.g. tp={b['tp']} pp={b['pp']} "
+                f"zero={b['zero']} recompute={b['recompute']})"
+            )
+    return f"does not fit on up to {n} GPUs of {gpu_type}"
+
+
+def _explain_empty(
+    model: ModelConfig,
+    res: SearchResult,
+    hw: Hardware,
+    setup: Setup,
+    fixed: dict[str, object],
+    gpu_type: str,
+    owned: int,
+) -> str:
+    if res.evaluated == 0:
+        reasons = ", ".join(f"{k} ({v})" for k, v in sorted(res.rejected.items()))
+        return (
+            f"no parallel configuration of {owned} {gpu_type} divides this model and batch "
+            f"(rejected: {reasons})"
+        )
+    hbm = hw.acc.memory_gib * (1 - setup.mem_margin)
+    fix = _nearest_fit(model, hw, setup, fixed, gpu_type, owned)
+    return (
+        f"{model.name} does not fit on {owned} {gpu_type} in any configuration (the leanest "
+        f"needs {res.smallest_memory_gib:.1f} GiB per GPU, {hbm:.1f} usable); {fix}"
+    )
+
+
+def _contract(row: dict[str, object]) -> dict[str, object]:
+    out = {k: row[k] for k in CONTRACT}
+    out.update({k: v for k, v in row.items() if k not in out})
+    return out
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    head = (
+        f"{'gpu':<10} {'dp':>4} {'tp':>3} {'pp':>3} {'vpp':>3} {'cp':>3} {'ep':>3} "
+        f"{'zero':>4} {'recomp':<9} {'mb':>3} {'prec':<5} {'GiB':>6} {'step s':>8} "
+        f"{'tok/s/gpu':>10} {'MFU':>6} {'days':>8}"
+    )
+    lines = [head]
+    for r in rows:
+        days = f"{r['days']:.1f}" if r.get("days") is not None else "-"
+        lines.append(
+            f"{r.get('gpu_type', ''):<10} {r['dp']:>4} {r['tp']:>3} {r['pp']:>3} {r['vpp']:>3} "
+            f"{r['cp']:>3} {r['ep']:>3} {r['zero']:>4} {r['recompute']:<9} "
+            f"{r['micro_batch']:>3} {r['precision']:<5} {r['memory_gib_per_gpu']:>6.1f} "
+            f"{r['step_time_s']:>8.3f} {r['tokens_per_s_per_gpu']:>10.0f} "
+            f"{100 * float(r['mfu']):>5.1f}% {days:>8}"  # type: ignore[arg-type]
+        )
+    return "\n".join(lines)
+
+
+def _hardware(gpu_type: str, device_profile: Path | None) -> Hardware:
+    if device_profile is None:
+        return Hardware.from_catalog(get_accelerator(gpu_type))
+    try:
+        from gpuwise.calibrate.profile import DeviceProfile
+    except ImportError as exc:  # pragma: no cover - the module ships with gpuwise
+        raise GpuwiseError(f"--device-profile needs gpuwise.calibrate ({exc})") from None
+    return Hardware.from_profile(DeviceProfile.load(device_profile))
+
+
+@plan_app.command("train")
+def train_cmd(
+    model_name: str | None = typer.Option(None, "--model", help="Preset (see `plan models`)."),
+    layers: int | None = typer.Option(None, "--layers"),
+    hidden: int | None = typer.Option(None, "--hidden"),
+    heads: int | None = typer.Option(None, "--heads"),
+    kv_heads: int | None = typer.Option(None, "--kv-heads"),
+    ffn: int | None = typer.Option(None, "--ffn"),
+    ffn_type: str | None = typer.Option(None, "--ffn-type", help="gelu or swiglu"),
+    vocab: int | None = typer.Option(None, "--vocab"),
+    experts: int | None = typer.Option(None, "--experts"),
+    top_k: int | None = typer.Option(None, "--top-k"),
+    gpus: str | None = typer.Option(None, "--gpus", help="NxTYPE[,NxTYPE...], e.g. 64xA800"),
+    fleet: Path | None = typer.Option(None, "--fleet", help="Fleet file instead of --gpus."),
+    seq: int | None = typer.Option(None, "--seq", help="Sequence length (default: model's)."),
+    global_batch: int = typer.Option(512, "--global-batch", help="Sequences per step."),
+    tokens: str | None = typer.Option(None, "--tokens", help="Tokens to train on, e.g. 2T."),
+    tp: int | None = typer.Option(None, "--tp"),
+    pp: int | None = typer.Option(None, "--pp"),
+    vpp: int | None = typer.Option(None, "--vpp"),
+    cp: int | None = typer.Option(None, "--cp"),
+    ep: int | None = typer.Option(None, "--ep"),
+    zero: int | None = typer.Option(None, "--zero", min=0, max=3),
+    recompute: str | None = typer.Option(None, "--recompute", help="none|selective|full"),
+    micro_batch: int | None = typer.Option(None, "--micro-batch"),
+    precision: str | None = typer.Option(None, "--precision", help="bf16|fp8"),
+    engine: str = typer.Option(
+        "modern", "--engine", help="modern|fsdp|megatron-2021|megatron-2022"
+    ),
+    net_gbs: float = typer.Option(
+        25.0, "--net-gbs", help="Inter-node bandwidth per GPU, GB/s per direction."
+    ),
+    mem_margin: float = typer.Option(0.05, "--mem-margin", help="HBM fraction kept free."),
+    top: int = typer.Option(10, "--top", help="Candidates to show."),
+    min_gpus: bool = typer.Option(
+        False, "--min-gpus", help="Smallest GPU count per type meeting --deadline."
+    ),
+    deadline: str | None = typer.Option(None, "--deadline", help="e.g. 14d (with --min-gpus)."),
+    device_profile: Path | None = typer.Option(
+        None, "--device-profile", help="Measured profile from `gpuwise calibrate`."
+    ),
+    emit: str | None = typer.Option(None, "--emit", help="torchtitan|deepspeed|megatron"),
+    emit_out: Path | None = typer.Option(None, "--emit-out", help="File for --emit."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Find the fastest parallel configuration that fits, and how long training takes."""
+    model = build_model(
+        model_name,
+        layers=layers,
+        hidden=hidden,
+        heads=heads,
+        kv_heads=kv_heads,
+        ffn=ffn,
+        ffn_type=ffn_type,
+        vocab=vocab,
+        experts=experts,
+        top_k=top_k,
+        seq=seq,
+    )
+    if recompute is not None and recompute not in RECOMPUTE:
+        raise GpuwiseError(f"--recompute: expected none, selective or full, got {recompute!r}")
+    if precision is not None and precision not in PRECISIONS:
+        raise GpuwiseError(f"--precision: expected bf16 or fp8, got {precision!r}")
+    if emit is not None and emit not in ("torchtitan", "deepspeed", "megatron"):
+        raise GpuwiseError(f"--emit: expected torchtitan, deepspeed or megatron, got {emit!r}")
+    _check_fixed(model.heads, model.layers, tp, pp)
+    fixed: dict[str, object] = {
+        k: v
+        for k, v in {
+            "tp": tp,
+            "pp": pp,
+            "vpp": vpp,
+            "cp": cp,
+            "ep": ep,
+            "zero": zero,
+            "recompute": recompute,
+            "micro_batch": micro_batch,
+            "precision": precision,
+        }.items()
+        if v is not None
+    }
+    n_tokens = parse_count(tokens) if tokens else None
+    eng = resolve_engine(engine)
+    pools = _pools(gpus, fleet)
+    if min_gpus:
+        _min_gpus(
+            model,
+            pools,
+            fixed,
+            eng,
+            n_tokens,
+            deadline,
+            global_batch,
+            net_gbs,
+            mem_margin,
+            device_profile,
+            as_json,
+        )
+        return
+    results = []
+    failures = []
+    for owned, gpu_type, per_node in pools:
+        hw = _hardware(gpu_type, device_profile)
+        setup = Setup(
+            model.seq_len, global_batch, owned, per_node, net_gbs, mem_margin, eng, n_tokens
+        )
+        res = search(model, hw, setup, fixed, top=top)
+        if not res.ranked:
+            failures.append(_explain_empty(model, res, hw, setup, fixed, gpu_type, owned))
+        results.append((gpu_type, owned, res))
+    rows = [dict(r, gpu_type=t, gpus=n) for t, n, res in results for r in res.ranked]
+    if not rows:
+        raise GpuwiseError("; ".join(failures))
+    rows.sort(key=lambda r: float(r["step_time_s"]))  # type: ignore[arg-type]
+    best = rows[0]
+    evaluated = sum(res.evaluated for _, _, res in results)
+    rejected: dict[str, int] = {}
+    for _, _, res in results:
+        for k, v in res.rejected.items():
+            rejected[k] = rejected.get(k, 0) + v
+    emitted = _emit(emit, emit_out, model, best, global_batch) if emit else None
+    if as_json:
+        out: dict[str, object] = {
+            "model": model.name,
+            "best": _contract(best),
+            "candidates": [_contract(r) for r in rows[:top]],
+            "evaluated": evaluated,
+            "rejected": rejected,
+        }
+        if emitted is not None and emit_out is None:
+            out["emitted"] = emitted
+        print(json.dumps(out))
+        return
+    print(
+        f"{model.name}: {model.num_params() / 1e9:.1f}B parameters, seq {model.seq_len}, "
+        f"global batch {global_batch}; evaluated {evaluated} configurations"
+    )
+    print(_table(rows[:top]))
+    if rejected:
+        print("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
+    for f in failures:
+        print(f"note: {f}")
+    if emitted is not None and emit_out is None:
+        print(emitted)
+
+
+def _emit(
+    fmt: str, out: Path | None, model: ModelConfig, best: dict[str, object], global_batch: int
+) -> str:
+    try:
+        from gpuwise.launch import emit as emit_fn
+    except ImportError:
+        raise GpuwiseError("--emit needs gpuwise.launch, which this build lacks") from None
+    plan = dict(best, global_batch=global_batch, seq=model.seq_len)
+    text: str = emit_fn(fmt, model, plan)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    return text
+
+
+def _min_gpus(
+    model: ModelConfig,
+    pools: list[tuple[int, str, int]],
+    fixed: dict[str, object],
+    eng: Engine,
+    n_tokens: float | None,
+    deadline: str | None,
+    global_batch: int,
+    net_gbs: float,
+    mem_margin: float,
+    device_profile: Path | None,
+    as_json: bool,
+) -> None:
+    if n_tokens is None or deadline is None:
+        raise GpuwiseError("--min-gpus needs --tokens (e.g. 2T) and --deadline (e.g. 14d)")
+    limit = parse_duration_days(deadline)
+    found: list[dict[str, Any]] = []
+    for owned, gpu_type, per_node in pools:
+        hw = _hardware(gpu_type, device_profile)
+        counts = [n for n in (1, 2, 4) if n < per_node] + list(range(per_node, owned + 1, per_node))
+        hit = None
+        for n in counts:
+            if n > owned:
+                break
+            setup = Setup(
+                model.seq_len, global_batch, n, per_node, net_gbs, mem_margin, eng, n_tokens
+            )
+            res = search(model, hw, setup, fixed, top=1)
+            if res.ranked and float(res.ranked[0]["days"]) <= limit:  # type: ignore[arg-type]
+                hit = dict(_contract(res.ranked[0]), gpu_type=gpu_type, gpus=n)
+                break
+        found.append(
+            {
+                "gpu_type": gpu_type,
+                "owned": owned,
+                "gpus": hit["gpus"] if hit else None,
+                "best": hit,
+            }
+        )
+    if as_json:
+        print(json.dumps({"model": model.name, "deadline_days": limit, "min_gpus": found}))
+        return
+    for f in found:
+        if f["best"] is None:
+            print(f"{f['gpu_type']}: {f['owned']} GPUs cannot finish within {limit:g} days")
+        else:
+            b = f["best"]
+            print(
+                f"{f['gpu_type']}: {f['gpus']} of {f['owned']} GPUs finish in "
+                f"{b['days']:.1f} days (tp={b['tp']} pp={b['pp']} zero={b['zero']} "
+                f"recompute={b['recompute']} mb={b['micro_batch']})"
+            )

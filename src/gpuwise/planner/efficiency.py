@@ -27,7 +27,9 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    FLOPs.  Below the ridge point it is bandwidth bound (roofline, Williams et al. 2009).
    Tiles of 128 x 128 pad ragged ``m, n`` (tile quantization), and each output tile pays a
    fixed prologue/epilogue equivalent to ``K_HALF`` steps of its k-loop, so short-k GEMMs
-   (attention with head_dim 64-128) run below the ceiling.
+   (attention with head_dim 64-128) run below the ceiling.  Output tiles run in waves of one
+   tile per SM; a partial last wave idles the rest (wave quantization, NVIDIA's "Matrix
+   Multiplication Background" guide), which the best-shape MAMF measurement never pays.
 
 Functions here accept numpy arrays for the GEMM dimensions so the search can vectorize.
 """
@@ -69,16 +71,32 @@ _ELEM_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp32": 4.0, "int8": 1.0}
 
 
 @cache
-def _mamf_table() -> tuple[float, dict[str, float]]:
+def _table() -> dict[str, dict[str, float]]:
     text = resources.files("gpuwise.planner").joinpath("efficiency.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
-    return float(raw["default"]), {str(k): float(v) for k, v in raw["mamf_fraction"].items()}
+    return {
+        "default": {"mamf": float(raw["default"])},
+        "mamf": {str(k): float(v) for k, v in raw["mamf_fraction"].items()},
+        "sm": {str(k): float(v) for k, v in raw["sm_count"].items()},
+    }
 
 
 def large_gemm_fraction(acc: Accelerator) -> float:
     """Measured fraction of dense peak that the best large GEMM reaches on ``acc``."""
-    default, table = _mamf_table()
-    return table.get(acc.name, default)
+    t = _table()
+    return t["mamf"].get(acc.name, t["default"]["mamf"])
+
+
+def sm_count(acc: Accelerator) -> float | None:
+    """Streaming multiprocessors of ``acc`` (None when unknown: no wave quantization)."""
+    return _table()["sm"].get(acc.name)
+
+
+def _wave_fraction(tiles: ArrayOrFloat, sms: float | None) -> ArrayOrFloat:
+    """Busy fraction of SM-slots when ``tiles`` output tiles run in waves of ``sms``."""
+    if sms is None:
+        return tiles * 0.0 + 1.0
+    return tiles / (np.ceil(tiles / sms) * sms)
 
 
 def peak_tflops(acc: Accelerator, precision: str) -> float:
@@ -118,10 +136,12 @@ def gemm_time_s(
     elem = _ELEM_BYTES.get(precision, 2.0)
     flops = 2.0 * m * n * k
     rate = peak_tflops(acc, precision) * 1e12 * large_gemm_fraction(acc)
+    tiles = np.ceil(m / TILE) * np.ceil(n / TILE) * count
     rate = rate * _tile_fraction(m) * _tile_fraction(n) * _k_fraction(k)
+    rate = rate * _wave_fraction(tiles, sm_count(acc))
     t_compute = flops / rate
     t_memory = (elem * (m * k + k * n) + 2.0 * m * n) / (achievable_mem_bw_gbs(acc) * 1e9)
-    return np.maximum(t_compute, t_memory) * count
+    return np.maximum(t_compute * count, t_memory * count)
 
 
 def achievable_tflops(
@@ -165,10 +185,11 @@ class Hardware:
     def from_profile(cls, profile: object) -> Hardware:
         """Use a ``gpuwise.calibrate.profile.DeviceProfile`` (duck-typed)."""
         acc = profile.to_accelerator()  # type: ignore[attr-defined]
+        allreduce = getattr(profile, "allreduce_gbs", None)
         return cls(
             acc,
             float(profile.mem_bw_gbs),  # type: ignore[attr-defined]
-            float(profile.allreduce_gbs),  # type: ignore[attr-defined]
+            float(allreduce) if allreduce else link_gbs(acc),
             profile.gemm_tflops_at,  # type: ignore[attr-defined]
         )
 

@@ -214,10 +214,13 @@ def step_time(
     rep = 1.0 / c.tp if eng.sequence_parallel else 1.0
     pbw, plat = _link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
     p2p = np.where(c.pp > 1, 2.0 * (2.0 * model.hidden * tok * rep / (pbw * 1e9) + plat), 0.0)
-    mb_time = layer_mb + last_extra + p2p
-    # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
+    # weight gradients are accumulated into the gradient buffer every micro-batch: read and
+    # write ``grad_bytes`` per local parameter (fp32 main grads: 8 B; bf16: 4 B)
     sp = stage_params(model, c)
     p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
+    grad_acc = hw.stream_time(2.0 * eng.grad_bytes * p_stage)
+    mb_time = layer_mb + last_extra + p2p + grad_acc
+    # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
     n_dp = (c.dp * c.cp).astype(float)
     dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
     z3 = np.where(
