@@ -72,20 +72,33 @@ def max_min_allocation(coef: Array, T: Array, scale: Array, caps: Array) -> Arra
     return np.clip(x[:-1].reshape(n, m), 0.0, 1.0)
 
 
+def equal_share_throughput(T: Array, scale: Array, weights: Array, caps: Array) -> Array:
+    """Throughput of each job under Gavel's ``X^equal`` (paper, section 4.1): the job's equal
+    share of time spread over the GPU types it can run on in proportion to their GPU counts.
+
+    The heterogeneity-agnostic max-min LP gives job ``i`` a total time share ``z w_i / s_i``;
+    ``z`` is common to all jobs and does not change the arg-max, so it is left out.
+    """
+    ok = (T > 0) & (scale[:, None] <= caps[None, :])
+    share = ok * caps[None, :]
+    p = share / np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
+    return (weights / scale) * (T * p).sum(axis=1)
+
+
 def max_min_fairness(T: Array, scale: Array, weights: Array, caps: Array) -> Array:
     """Gavel's heterogeneity-aware max-min fairness (``MaxMinFairnessPolicyWithPerf``).
 
-    Each job's throughput is normalised by the throughput it would get under the
-    heterogeneity-agnostic equal-time-share allocation ``X_iso`` (the same LP with every
-    throughput 1), multiplied by its scale factor and divided by its priority weight::
+    Each job's throughput is normalised by its throughput under the equal time share
+    ``X^equal`` (:func:`equal_share_throughput`), multiplied by its scale factor and divided
+    by its priority weight, as Gavel's code does::
 
-        maximize min_i  s_i / w_i * (sum_t T_it X_it) / (sum_t T_it X_iso_it)
+        maximize min_i  s_i / w_i * (sum_t T_it X_it) / throughput_i(X^equal)
+
+    With every ``T_it = 1`` (the agnostic twin) this is plain max-min fairness of GPU time.
     """
-    ones = (T > 0).astype(np.float64)
-    iso = max_min_allocation(ones * (scale / weights)[:, None], ones, scale, caps)
-    iso_thr = (T * iso).sum(axis=1)
-    iso_thr = np.where(iso_thr > 0, iso_thr, 1.0)
-    coef = T * (scale / (weights * iso_thr))[:, None]
+    base = equal_share_throughput(T, scale, weights, caps)
+    base = np.where(base > 0, base, 1.0)
+    coef = T * (scale / (weights * base))[:, None]
     return max_min_allocation(coef, T, scale, caps)
 
 
