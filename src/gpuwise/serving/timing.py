@@ -114,12 +114,18 @@ def active_linear_params(model: ModelConfig) -> float:
 
 
 def allreduce_s(hw: Hardware, nbytes: float, tp: int) -> float:
-    """Ring all-reduce: 2(p−1)·α + 2(p−1)/p · bytes / (eff·B) (Thakur et al. 2005)."""
+    """All-reduce of ``nbytes`` over ``tp`` GPUs: latency steps · α + 2(p−1)/p · bytes / B.
+
+    Bandwidth term of a ring / reduce-scatter + all-gather (Thakur et al. 2005).  Latency: a
+    switched full crossbar (NVLink/NVSwitch, HCCS mesh) runs the two-step all-reduce (one
+    reduce-scatter and one all-gather step, as NCCL NVLS and TensorRT-LLM's two-shot kernel
+    do), 2 steps whatever p; over PCIe the ring takes 2(p−1) steps.
+    """
     if tp <= 1:
         return 0.0
     alpha = load_constants().allreduce_alpha_us.get(hw.link_kind, 5.0) * 1e-6
-    bw = hw.link_gbs() * 1e9
-    return 2 * (tp - 1) * alpha + 2 * (tp - 1) / tp * nbytes / bw
+    steps = 2 if hw.link_kind in ("nvlink", "hccs") else 2 * (tp - 1)
+    return steps * alpha + 2 * (tp - 1) / tp * nbytes / (hw.link_gbs() * 1e9)
 
 
 def kernel_overhead_s(model: ModelConfig) -> float:
