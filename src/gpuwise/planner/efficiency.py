@@ -105,8 +105,13 @@ def peak_tflops(acc: Accelerator, precision: str) -> float:
 
 
 def _tile_fraction(d: ArrayOrFloat) -> ArrayOrFloat:
-    """Useful fraction of the padded tiles along one dimension (tile quantization)."""
-    return d / (np.ceil(d / TILE) * TILE)
+    """Useful fraction of the padded tiles along one dimension (tile quantization).
+
+    Libraries pick smaller tiles for small dimensions (down to the 16-wide MMA shape), so
+    the tile is the power of two covering ``d``, clipped to [16, TILE].
+    """
+    tile = np.clip(2.0 ** np.ceil(np.log2(np.maximum(d, 1))), 16, TILE)
+    return d / (np.ceil(d / tile) * tile)
 
 
 def _k_fraction(k: ArrayOrFloat) -> ArrayOrFloat:

@@ -126,8 +126,9 @@ def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
     emb_out = model.vocab * model.hidden / t
     # pp = 1: one stage holds both (an untied output adds V*h); pp > 1: the last stage holds
     # the output projection (Megatron keeps a synchronized copy even when tied).
-    first = emb_in + np.where((c.pp == 1) & (not model.tied_embeddings), emb_out, 0.0)
-    last = np.where(c.pp > 1, emb_out, first)
+    norm = model.norm_params()  # the final norm lives with the output layer
+    first = emb_in + np.where(c.pp == 1, norm + (0.0 if model.tied_embeddings else emb_out), 0.0)
+    last = np.where(c.pp > 1, emb_out + norm, first)
     return {"dense": layers_dense, "expert": layers_expert, "emb_first": first, "emb_last": last}
 
 

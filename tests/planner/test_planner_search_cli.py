@@ -1,0 +1,232 @@
+"""Search invariants, efficiency-model properties and the plan train / plan models CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gpuwise.catalog import get_accelerator
+from gpuwise.planner.efficiency import Hardware, achievable_tflops, large_gemm_fraction
+from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.models import get_model
+from gpuwise.planner.parallel import Setup
+from gpuwise.planner.search import search
+
+CONTRACT = {
+    "dp",
+    "tp",
+    "pp",
+    "vpp",
+    "cp",
+    "ep",
+    "zero",
+    "recompute",
+    "micro_batch",
+    "precision",
+    "memory_gib_per_gpu",
+    "step_time_s",
+    "tokens_per_s_per_gpu",
+    "tflops_per_gpu",
+    "hw_tflops_per_gpu",
+    "mfu",
+    "hfu",
+    "days",
+    "gpu_hours",
+}
+
+
+def test_efficiency_roofline_properties() -> None:
+    a100 = get_accelerator("A100-80GB")
+    big = achievable_tflops(a100, 8192, 8192, 8192)
+    assert big <= 312 * large_gemm_fraction(a100) + 1e-9
+    assert big > 0.8 * 312 * large_gemm_fraction(a100)
+    # a GEMV-like GEMM (m = 1) is bandwidth bound: about 2 FLOP per weight byte
+    gemv = achievable_tflops(a100, 1, 8192, 8192)
+    assert gemv == pytest.approx(
+        2 * 8192 * 8192 / ((2 * 8192 * 8192) / (0.9 * 2039e9)) / 1e12, rel=0.01
+    )
+    sizes = np.array([64, 256, 1024, 4096])
+    rates = achievable_tflops(a100, sizes, sizes * 0 + 4096, sizes * 0 + 4096)
+    assert np.all(np.diff(rates) > 0)
+    # short k (attention head_dim) runs below the large-GEMM rate
+    assert achievable_tflops(a100, 4096, 4096, 128) < 0.8 * big
+
+
+def _setup(gpus: int, batch: int = 256) -> Setup:
+    return Setup(seq=4096, global_batch=batch, gpus=gpus)
+
+
+def test_search_ranked_fit_and_divide() -> None:
+    m = get_model("llama-2-13b")
+    hw = Hardware.from_catalog(get_accelerator("A800"))
+    res = search(m, hw, _setup(32), top=20)
+    assert res.ranked and res.evaluated > 1000
+    steps = [r["step_time_s"] for r in res.ranked]
+    assert steps == sorted(steps)
+    for r in res.ranked:
+        assert r["dp"] * r["tp"] * r["pp"] * r["cp"] == 32
+        assert m.heads % r["tp"] == 0 and m.layers % (r["pp"] * r["vpp"]) == 0
+        assert r["memory_gib_per_gpu"] <= 80 * 0.95
+    assert res.rejected["out_of_memory"] > 0
+    # the search row and a direct evaluation of the same configuration agree
+    b = res.ranked[0]
+    one = evaluate_config(
+        m,
+        "A800",
+        seq=4096,
+        global_batch=256,
+        gpus=32,
+        tp=b["tp"],
+        pp=b["pp"],
+        vpp=b["vpp"],
+        cp=b["cp"],
+        zero=b["zero"],
+        recompute=b["recompute"],
+        micro_batch=b["micro_batch"],
+        precision=b["precision"],
+    )
+    assert one["time_s"]["step"] == pytest.approx(b["step_time_s"], rel=1e-12)
+
+
+def test_search_respects_fixed_flags() -> None:
+    m = get_model("llama-2-13b")
+    hw = Hardware.from_catalog(get_accelerator("H100-SXM"))
+    res = search(m, hw, _setup(16), {"tp": 4, "recompute": "selective", "precision": "bf16"})
+    assert res.ranked
+    assert {(r["tp"], r["recompute"], r["precision"]) for r in res.ranked} == {
+        (4, "selective", "bf16")
+    }
+
+
+def test_slower_link_hurts_tensor_parallel() -> None:
+    """Same chip compute, NVLink 400 (H800) vs 900 GB/s (H100): TP=8 is slower on H800."""
+    m = get_model("llama-2-70b")
+    kw: dict[str, Any] = {
+        "seq": 4096,
+        "global_batch": 64,
+        "gpus": 64,
+        "tp": 8,
+        "pp": 2,
+        "micro_batch": 1,
+        "recompute": "selective",
+        "zero": 1,
+    }
+    h100 = evaluate_config(m, "H100-SXM", **kw)["time_s"]["tp_comm"]
+    h800 = evaluate_config(m, "H800", **kw)["time_s"]["tp_comm"]
+    assert h800 > 1.8 * h100
+
+
+def test_cli_models_json(cli: Callable[..., Any]) -> None:
+    r = cli("plan", "models", "--json")
+    assert r.code == 0
+    rows = {x["name"]: x for x in r.json()["models"]}
+    assert rows["mixtral-8x7b"]["active_params"] < rows["mixtral-8x7b"]["params"]
+    assert rows["llama-2-70b"]["kv_heads"] == 8
+
+
+def test_cli_train_json_contract(cli: Callable[..., Any]) -> None:
+    r = cli(
+        "plan",
+        "train",
+        "--model",
+        "llama-2-7b",
+        "--gpus",
+        "16xA800",
+        "--tokens",
+        "100B",
+        "--global-batch",
+        "256",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    out = r.json()
+    assert CONTRACT <= set(out["best"])
+    assert 1 <= len(out["candidates"]) <= 10
+    assert all(CONTRACT <= set(c) for c in out["candidates"])
+    assert out["evaluated"] > 0 and isinstance(out["rejected"], dict)
+    best = out["best"]
+    tokens_s = best["tokens_per_s_per_gpu"] * 16
+    assert best["days"] == pytest.approx(100e9 / tokens_s / 86400, rel=1e-6)
+    assert best["gpu_hours"] == pytest.approx(best["days"] * 24 * 16, rel=1e-6)
+
+
+def test_cli_days_null_without_tokens(cli: Callable[..., Any]) -> None:
+    r = cli(
+        "plan",
+        "train",
+        "--layers",
+        "8",
+        "--hidden",
+        "1024",
+        "--heads",
+        "16",
+        "--gpus",
+        "8xL20",
+        "--seq",
+        "1024",
+        "--global-batch",
+        "64",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    assert r.json()["best"]["days"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--model", "llama-3-405b", "--gpus", "8xH20"), "needs >= "),
+        (("--model", "llama-2-70b", "--gpus", "16xA800", "--tp", "3"), "does not divide"),
+        (("--model", "llama-2-70b", "--gpus", "16xA801"), "did you mean"),
+        (("--model", "lama-2-70b", "--gpus", "16xA800"), "did you mean"),
+        (("--layers", "8", "--gpus", "8xA800"), "--hidden"),
+    ],
+)
+def test_cli_bad_input_one_line(
+    cli: Callable[..., Any], args: tuple[str, ...], needle: str
+) -> None:
+    r = cli("plan", "train", *args)
+    assert r.code == 2
+    assert needle in r.err
+    assert r.err.startswith("error: ") and r.err.count("\n") == 1
+
+
+def test_cli_min_gpus(cli: Callable[..., Any]) -> None:
+    r = cli(
+        "plan",
+        "train",
+        "--model",
+        "llama-2-7b",
+        "--gpus",
+        "64xH800",
+        "--tokens",
+        "50B",
+        "--deadline",
+        "14d",
+        "--min-gpus",
+        "--global-batch",
+        "256",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    hit = r.json()["min_gpus"][0]
+    assert hit["gpus"] is not None and hit["best"]["days"] <= 14
+    smaller = hit["gpus"] // 2 if hit["gpus"] > 8 else hit["gpus"] - 1
+    if smaller >= 1:  # one fewer step of GPUs misses the deadline (or does not fit)
+        again = cli(
+            "plan",
+            "train",
+            "--model",
+            "llama-2-7b",
+            "--gpus",
+            f"{smaller}xH800",
+            "--tokens",
+            "50B",
+            "--global-batch",
+            "256",
+            "--json",
+        )
+        assert again.code != 0 or again.json()["best"]["days"] > 14
