@@ -32,7 +32,11 @@ LAST_STEP = int(STEPS[-1])
 
 
 def _at(curve: FloatArray, step: int) -> float:
-    return float(curve[int(np.searchsorted(STEPS, step))])
+    """The curve at ``step``, or at the nearest earlier step that has data (a small cluster's
+    coarse arrivals can skip steps)."""
+    upto = curve[: int(np.searchsorted(STEPS, step)) + 1]
+    ok = np.flatnonzero(~np.isnan(upto))
+    return float(upto[ok[-1]]) if len(ok) else float("nan")
 
 
 def last_step(tune: float) -> int:
