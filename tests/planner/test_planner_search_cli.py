@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -230,3 +231,101 @@ def test_cli_min_gpus(cli: Callable[..., Any]) -> None:
             "--json",
         )
         assert again.code != 0 or again.json()["best"]["days"] > 14
+
+
+def test_cli_fleet_file(cli: Callable[..., Any], tmp_path: Any) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(
+        "name: t\nnodes:\n  - name: a\n    count: 2\n    gpus: 8 x A800\n"
+        "  - name: b\n    count: 1\n    gpus: 4 x L20\n",
+        encoding="utf-8",
+    )
+    r = cli(
+        "plan",
+        "train",
+        "--model",
+        "llama-2-7b",
+        "--fleet",
+        str(fleet),
+        "--global-batch",
+        "128",
+        "--json",
+    )
+    assert r.code == 0, r.err
+    out = r.json()
+    assert {c["gpu_type"] for c in out["candidates"]} <= {"A800", "L20"}
+    assert out["best"]["gpu_type"] == "A800" and out["best"]["gpus"] == 16
+
+
+def test_cli_device_profile_replaces_catalog_rates(cli: Callable[..., Any], tmp_path: Any) -> None:
+    from gpuwise.calibrate.profile import DeviceProfile, GemmPoint
+
+    def point(n: int, tflops: float) -> GemmPoint:
+        return GemmPoint(
+            m=n, n=n, k=n, precision="bf16", tflops=tflops, seconds=2 * n**3 / tflops / 1e12
+        )
+
+    def profile(scale: float) -> str:
+        p = DeviceProfile(
+            device="cuda",
+            name="NVIDIA A800-SXM4-80GB",
+            torch_version="2.13.0",
+            threads=1,
+            memory_gib=80.0,
+            gemm=(point(512, 60 * scale), point(4096, 200 * scale)),
+            mem_bw_gbs=1800.0,
+            allreduce_gbs=150.0,
+        )
+        path = tmp_path / f"p{scale}.json"
+        p.save(path)
+        return str(path)
+
+    args = (
+        "plan",
+        "train",
+        "--model",
+        "llama-2-7b",
+        "--gpus",
+        "8xA800",
+        "--global-batch",
+        "64",
+        "--tp",
+        "2",
+        "--zero",
+        "1",
+        "--recompute",
+        "selective",
+        "--micro-batch",
+        "1",
+        "--json",
+    )
+    slow = cli(*args, "--device-profile", profile(1.0))
+    fast = cli(*args, "--device-profile", profile(2.0))
+    assert slow.code == 0 and fast.code == 0, slow.err + fast.err
+    s, f = slow.json()["best"], fast.json()["best"]
+    assert s["precision"] == "bf16"  # fp8 was not measured, so it is not offered
+    assert f["step_time_s"] < 0.75 * s["step_time_s"]  # GEMM-bound: faster GEMMs, faster steps
+
+
+def test_cli_emit_writes_engine_config(cli: Callable[..., Any], tmp_path: Any) -> None:
+    out = tmp_path / "ds.json"
+    r = cli(
+        "plan",
+        "train",
+        "--model",
+        "llama-2-7b",
+        "--gpus",
+        "16xA800",
+        "--global-batch",
+        "128",
+        "--emit",
+        "deepspeed",
+        "--emit-out",
+        str(out),
+        "--json",
+    )
+    assert r.code == 0, r.err
+    cfg = json.loads(out.read_text(encoding="utf-8"))
+    best = r.json()["best"]
+    assert cfg["train_micro_batch_size_per_gpu"] == best["micro_batch"]
+    assert cfg["train_batch_size"] == 128

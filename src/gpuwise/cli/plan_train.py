@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -101,28 +102,46 @@ def _check_fixed(model_heads: int, layers: int, tp: int | None, pp: int | None) 
         )
 
 
-def _nearest_fit(
-    model: ModelConfig,
-    hw: Hardware,
-    setup: Setup,
-    fixed: dict[str, object],
-    gpu_type: str,
-    owned: int,
-) -> str:
+def _fits_on(model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object],
+             n: int) -> dict[str, object] | None:
+    """The best plan on ``n`` GPUs (batch rounded up to a multiple of ``n``), or None."""
+    batch = math.lcm(setup.global_batch, n)
+    r = search(model, hw, replace(setup, gpus=n, global_batch=batch), fixed, top=1)
+    return r.ranked[0] if r.ranked else None
+
+
+def _nearest_fit(model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object],
+                 gpu_type: str, owned: int) -> str:
     """Where nothing fits: the smallest GPU count of this type (and plan) that would."""
-    n = owned
-    for _ in range(12):
-        n = max(n * 2, 8)
-        batch = max(setup.global_batch, n)
-        s = replace(setup, gpus=n, global_batch=batch)
-        r = search(model, hw, s, fixed, top=1)
-        if r.ranked:
-            b = r.ranked[0]
-            return (
-                f"needs >= {n} GPUs of {gpu_type} (e.g. tp={b['tp']} pp={b['pp']} "
-                f"zero={b['zero']} recompute={b['recompute']})"
-            )
-    return f"does not fit on up to {n} GPUs of {gpu_type}"
+    if fixed:
+        free = _fits_on(model, hw, setup, {}, owned)
+        if free is not None:
+            return (f"it fits on {owned} {gpu_type} without your fixed settings, e.g. "
+                    f"tp={free['tp']} pp={free['pp']} zero={free['zero']} "
+                    f"recompute={free['recompute']} micro_batch={free['micro_batch']}")
+    step = setup.gpus_per_node
+    lo, hi, plan = owned, None, None
+    n = max(step, owned)
+    while n <= 65536:  # double until something fits
+        n = n * 2
+        plan = _fits_on(model, hw, setup, fixed, n)
+        if plan is not None:
+            hi = n
+            break
+        lo = n
+    if hi is None or plan is None:
+        return f"it does not fit even on {n // 2} GPUs of {gpu_type}"
+    while hi - lo > step:  # then bisect on multiples of a node
+        mid = (lo + hi) // 2 // step * step
+        if mid <= lo:
+            break
+        p = _fits_on(model, hw, setup, fixed, mid)
+        if p is not None:
+            hi, plan = mid, p
+        else:
+            lo = mid
+    return (f"needs >= {hi} GPUs of {gpu_type} (e.g. tp={plan['tp']} pp={plan['pp']} "
+            f"zero={plan['zero']} recompute={plan['recompute']})")
 
 
 def _explain_empty(

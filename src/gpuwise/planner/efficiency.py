@@ -176,11 +176,13 @@ class Hardware:
         mem_bw_gbs: float,
         link_gbs: float,
         gemm_tflops_at: Callable[[int, int, int, str], float] | None = None,
+        measured_precisions: tuple[str, ...] = (),
     ) -> None:
         self.acc = acc
         self.mem_bw_gbs = mem_bw_gbs
         self.link_gbs = link_gbs
         self._profile_gemm = gemm_tflops_at
+        self._measured = measured_precisions
 
     @classmethod
     def from_catalog(cls, acc: Accelerator) -> Hardware:
@@ -196,7 +198,28 @@ class Hardware:
             float(profile.mem_bw_gbs),  # type: ignore[attr-defined]
             float(allreduce) if allreduce else link_gbs(acc),
             profile.gemm_tflops_at,  # type: ignore[attr-defined]
+            tuple(profile.precisions),  # type: ignore[attr-defined]
         )
+
+    @property
+    def measured(self) -> bool:
+        """Whether GEMM rates come from a device profile."""
+        return self._profile_gemm is not None
+
+    def supports(self, precision: str) -> bool:
+        """Whether ``precision`` runs natively (profiles: only what was measured)."""
+        if self.measured:
+            return precision in self._measured
+        if precision == "fp8":
+            return self.acc.fp8_tflops is not None
+        return True
+
+    def _profile_precision(self, precision: str) -> str:
+        """A measured precision to stand in for ``precision`` (bf16 -> fp16 -> fp32)."""
+        for p in (precision, "bf16", "fp16", "fp32"):
+            if p in self._measured:
+                return p
+        return self._measured[0]
 
     def peak_tflops(self, precision: str) -> float:
         return peak_tflops(self.acc, precision)
@@ -213,12 +236,15 @@ class Hardware:
         gemm = self._profile_gemm
         if gemm is None:
             return gemm_time_s(self.acc, m, n, k, precision, count)
-
-        def one(a: float, b: float, c: float) -> float:
-            return float(gemm(int(a), int(b), int(c), precision))
-
-        tflops = np.vectorize(one)(np.maximum(m, 1), np.maximum(n, 1), np.maximum(k, 1))
-        return 2.0 * m * n * k / (tflops * 1e12) * count
+        prec = self._profile_precision(precision)
+        mm, nn, kk = (np.maximum(np.round(np.asarray(x, dtype=float)), 1.0) for x in (m, n, k))
+        mm, nn, kk = np.broadcast_arrays(mm, nn, kk)
+        shapes = np.stack([mm.ravel(), nn.ravel(), kk.ravel()], axis=1)
+        uniq, inverse = np.unique(shapes, axis=0, return_inverse=True)
+        rates = np.array([gemm(int(a), int(b), int(c), prec) for a, b, c in uniq])
+        tflops = rates[inverse.ravel()].reshape(mm.shape)
+        out = 2.0 * m * n * k / (tflops * 1e12) * count
+        return out if np.ndim(out) else float(out)  # type: ignore[return-value]
 
     def stream_time(self, nbytes: ArrayOrFloat) -> ArrayOrFloat:
         """Seconds to stream ``nbytes`` through HBM (memory-bound kernels)."""

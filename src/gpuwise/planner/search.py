@@ -122,7 +122,7 @@ def search(
     top: int = 10,
 ) -> SearchResult:
     """Evaluate every valid configuration and return the ``top`` fastest that fit."""
-    fp8_ok = hw.acc.fp8_tflops is not None
+    fp8_ok = hw.supports("fp8")
     cands, rejected = enumerate_candidates(model, setup, fixed or {}, fp8_ok)
     if len(cands) == 0:
         return SearchResult([], 0, rejected)
