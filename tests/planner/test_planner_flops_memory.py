@@ -125,3 +125,19 @@ def test_activation_adjustments() -> None:
     assert a_mha - a_gqa == pytest.approx(4 * s * h * (1 - 8 / 32) / t, rel=1e-9)
     full = evaluate_config(mha, "H100-SXM", **{**base, "recompute": "full"})
     assert full["layer_activation_bytes"] == pytest.approx(2 * s * h / t, rel=1e-9)
+
+
+def test_uneven_pipeline_uses_heaviest_stage() -> None:
+    m = get_model("llama-2-70b")  # 80 layers: pp=3 puts 27 on the heaviest stage
+    kw = {
+        "seq": 4096,
+        "global_batch": 48,
+        "gpus": 24,
+        "tp": 8,
+        "micro_batch": 1,
+        "recompute": "full",
+    }
+    odd = evaluate_config(m, "H100-SXM", pp=3, **kw)
+    per_layer = m.layer_params(False) / 8
+    emb = m.vocab * m.hidden / 8  # input embedding: the first stage (most in flight) is heaviest
+    assert odd["memory_gib"]["weights"] * GIB == pytest.approx(2 * (27 * per_layer + emb), rel=1e-9)

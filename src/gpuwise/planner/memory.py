@@ -24,7 +24,7 @@ import numpy as np
 
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import Candidates, Setup
+from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 
 GIB = float(2**30)
 #: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
@@ -105,7 +105,7 @@ def microbatches(c: Candidates, setup: Setup) -> np.ndarray:
 def inflight_layers(model: ModelConfig, c: Candidates, setup: Setup) -> np.ndarray:
     """Layers' worth of activations the first pipeline stage holds at its peak."""
     m = microbatches(c, setup)
-    per_stage = model.layers / c.pp
+    per_stage = stage_layers(model.layers, c.pp, c.vpp)
     one_f1b = np.minimum(c.pp, m) * per_stage
     chunks = np.minimum(m * c.vpp, (c.pp - 1) * 2 + (c.vpp - 1) * c.pp + 1)
     interleaved = chunks * per_stage / c.vpp
@@ -118,8 +118,9 @@ def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
     dense = model.layer_params(False)
     expert = model.mlp_params(model.expert_ffn) if model.is_moe else 0
     moe_nonexp = model.layer_params(True) - model.experts * expert if model.is_moe else 0
-    layers_dense = (model.dense_layers * dense + model.moe_layers * moe_nonexp) / (t * c.pp)
-    layers_expert = model.moe_layers * model.experts * expert / (t * c.pp * c.ep)
+    share = stage_layers(model.layers, c.pp, c.vpp) / model.layers  # heaviest stage's share
+    layers_dense = (model.dense_layers * dense + model.moe_layers * moe_nonexp) * share / t
+    layers_expert = model.moe_layers * model.experts * expert * share / (t * c.ep)
     emb_in = (
         model.vocab * model.hidden + (model.seq_len * model.hidden if model.learned_pos_emb else 0)
     ) / t
@@ -173,7 +174,7 @@ def memory_breakdown(
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
     logits = tok * (4.0 * model.vocab / c.tp + 4.0 * model.hidden * _sp(c, setup))
-    act_last = per_layer * model.layers / c.pp + work + logits
+    act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(
         c.zero == 3,

@@ -96,6 +96,12 @@ class Candidates:
         }
 
 
+def stage_layers(layers: int, pp: np.ndarray, vpp: np.ndarray) -> np.ndarray:
+    """Layers on the heaviest pipeline stage: ``ceil(L / (p v)) * v`` (uneven splits allowed,
+    as Megatron's ``--decoder-first/last-pipeline-num-layers`` do)."""
+    return np.ceil(layers / (pp * vpp)) * vpp
+
+
 def single(
     dp: int = 1,
     tp: int = 1,

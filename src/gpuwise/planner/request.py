@@ -51,9 +51,16 @@ def build_model(
     overrides: dict[str, object] = {
         k: v
         for k, v in {
-            "layers": layers, "hidden": hidden, "heads": heads, "kv_heads": kv_heads,
-            "ffn": ffn, "ffn_type": ffn_type, "vocab": vocab, "experts": experts,
-            "top_k": top_k, "seq_len": seq,
+            "layers": layers,
+            "hidden": hidden,
+            "heads": heads,
+            "kv_heads": kv_heads,
+            "ffn": ffn,
+            "ffn_type": ffn_type,
+            "vocab": vocab,
+            "experts": experts,
+            "top_k": top_k,
+            "seq_len": seq,
         }.items()
         if v is not None
     }

@@ -24,8 +24,16 @@ MAX_MICRO_BATCH = 64
 MAX_VPP = 8
 
 RESULT_FIELDS = (
-    "memory_gib_per_gpu", "step_time_s", "tokens_per_s_per_gpu", "tflops_per_gpu",
-    "hw_tflops_per_gpu", "mfu", "hfu", "days", "gpu_hours", "energy_mwh",
+    "memory_gib_per_gpu",
+    "step_time_s",
+    "tokens_per_s_per_gpu",
+    "tflops_per_gpu",
+    "hw_tflops_per_gpu",
+    "mfu",
+    "hfu",
+    "days",
+    "gpu_hours",
+    "energy_mwh",
 )
 
 
@@ -80,8 +88,11 @@ def enumerate_candidates(
         if model.heads % tp or (model.kv % tp and model.mla is None):
             reject("heads_not_divisible_by_tp", n_inner)
             continue
-        if model.layers % (pp * vpp) or (vpp > 1 and pp == 1):
-            reject("layers_not_divisible_by_pp", n_inner)
+        if pp > model.layers or (vpp > 1 and pp == 1):
+            reject("pipeline_longer_than_layers", n_inner)
+            continue
+        if vpp > 1 and model.layers % (pp * vpp):
+            reject("interleave_needs_layers_divisible_by_pp_vpp", n_inner)
             continue
         if setup.seq % (2 * cp) or (cp > 1 and setup.seq // cp < 128):
             reject("seq_not_divisible_by_cp", n_inner)
@@ -93,9 +104,13 @@ def enumerate_candidates(
             reject("batch_not_divisible_by_dp", n_inner)
             continue
         per_dp = setup.global_batch // dp
-        mbs = [int(mb_fixed)] if mb_fixed is not None else [  # type: ignore[call-overload]
-            d for d in _divisors(per_dp) if d <= MAX_MICRO_BATCH
-        ]
+        mbs = (
+            [int(mb_fixed)]
+            if mb_fixed is not None
+            else [  # type: ignore[call-overload]
+                d for d in _divisors(per_dp) if d <= MAX_MICRO_BATCH
+            ]
+        )
         for mb in mbs:
             if per_dp % mb:
                 reject("batch_not_divisible_by_micro_batch", n_inner)
@@ -118,7 +133,10 @@ def enumerate_candidates(
 
 
 def search(
-    model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object] | None = None,
+    model: ModelConfig,
+    hw: Hardware,
+    setup: Setup,
+    fixed: dict[str, object] | None = None,
     top: int = 10,
 ) -> SearchResult:
     """Evaluate every valid configuration and return the ``top`` fastest that fit."""

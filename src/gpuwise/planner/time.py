@@ -21,7 +21,7 @@ from gpuwise.planner.efficiency import NET_FRACTION, Hardware
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import Candidates, Setup
+from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 
 #: Latency of one intra-node / inter-node collective (NCCL small-message latency, nccl-tests).
 LAT_INTRA_S = 10e-6
@@ -191,7 +191,7 @@ def step_time(
     if model.is_moe:
         lm = _layer_times(model, True, c, setup, hw)
         lt = {k: (1 - frac_moe) * lt[k] + frac_moe * lm[k] for k in lt}
-    per_stage = model.layers / c.pp
+    per_stage = stage_layers(model.layers, c.pp, c.vpp)
     fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"]
     bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"]
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
