@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from gpuwise.catalog import Accelerator, get_accelerator
 from gpuwise.errors import GpuwiseError
 from gpuwise.serving.constants import load_constants
@@ -89,7 +91,9 @@ class Hardware:
     def gemm_tflops(self, m: int, n: int, k: int, precision: str) -> float:
         """Compute-bound TFLOP/s of an (m×k)·(k×n) GEMM (operand traffic is counted apart).
 
-        Measured profile: its interpolated GEMM rate.  Otherwise: dense peak × the large-GEMM
+        Measured profile: interpolated over the measured GEMMs by their *thinnest* dimension
+        (data reuse — hence efficiency — is set by min(m, n, k); a decode GEMM with 8 rows is
+        nothing like a square GEMM of the same work).  Otherwise: dense peak × the large-GEMM
         ceiling (the planner's MAMF table) × the useful fraction of the tensor-core MMA rows,
         m / (16·⌈m/16⌉) (``mma.m16n8k16``: a GEMV pads its one row to 16).
         """
@@ -98,7 +102,7 @@ class Hardware:
             prec = precision if precision in self.profile.precisions else "fp32"
             if prec not in self.profile.precisions:
                 prec = self.profile.precisions[0]
-            return self.profile.gemm_tflops_at(m, n, k, prec)
+            return _rate_by_thinnest(self.profile, min(m, n, k), prec)
         eff = _planner_efficiency()
         if eff is not None:
             ceiling = float(eff.large_gemm_fraction(self.accel))
@@ -112,6 +116,18 @@ class Hardware:
         if self.profile is not None:
             return self.profile.peak_tflops("fp32") or self.accel.fp32_tflops
         return self.accel.fp32_tflops
+
+
+def _rate_by_thinnest(profile: DeviceProfile, edge: int, precision: str) -> float:
+    """TFLOP/s at thinnest dimension ``edge``: log-log interpolation, clamped at the ends."""
+    best: dict[float, float] = {}
+    for g in profile.gemm:
+        if g.precision == precision:
+            x = math.log(min(g.m, g.n, g.k))
+            best[x] = max(best.get(x, 0.0), g.tflops)
+    xs = sorted(best)
+    ys = [math.log(best[x]) for x in xs]
+    return float(math.exp(np.interp(math.log(edge), xs, ys)))
 
 
 def hardware(name: str, profile_path: str | None = None) -> Hardware:
