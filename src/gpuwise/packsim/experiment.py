@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 from gpuwise.packsim.metrics import RunTrace
-from gpuwise.sched.frag import frag_amount
+from gpuwise.sched.frag import frag_amount, node_frag
 from gpuwise.sched.mix import WorkloadMix
 from gpuwise.sched.policies import get_policy
 from gpuwise.sched.snapshot import ClusterSnapshot
@@ -81,14 +81,22 @@ def run_once(nodes: Sequence[NodeSpec], pods: Sequence[Request], policy_name: st
     used = np.zeros(n, dtype=np.int64)
     frag = np.zeros(n)
     failed = np.zeros(n, dtype=bool)
+    # the fragment metric: FGD-style policies already keep per-node fragmentation memoized
+    # on the snapshot; for the others one row is recomputed per placement
+    if policy.needs_mix:
+        def frag_of(sn: ClusterSnapshot, node: int) -> float:
+            return float(node_frag(sn, mix)[node])
+    else:
+        def frag_of(sn: ClusterSnapshot, node: int) -> float:
+            return _node_frag_row(sn, mix, access, node)
     frag_now = float(sum(_node_frag_row(snap, mix, access, i) for i in range(snap.num_nodes)))
     used_now = 0
     for i, req in enumerate(seq):
         d = policy.decide(snap, req, rng, mix, tie_rank)
         if isinstance(d, Placement):
-            before = _node_frag_row(snap, mix, access, d.node)
+            before = frag_of(snap, d.node)
             snap = snap.place(d)
-            frag_now += _node_frag_row(snap, mix, access, d.node) - before
+            frag_now += frag_of(snap, d.node) - before
             used_now += req.total_gpu_milli
         else:
             failed[i] = True

@@ -31,8 +31,10 @@ def share_candidates(gf: IntArray, count: IntArray, milli: int) -> tuple[IntArra
     width = gf.shape[1]
     cols = np.arange(width)
     ok = (gf >= milli) & (cols[None, :] < count[:, None])
-    earlier_equal = (gf[:, :, None] == gf[:, None, :]) & (cols[None, None, :] < cols[None, :, None])
-    dup = (earlier_equal & (cols[None, None, :] < count[:, None, None])).any(axis=2)
+    tagged = np.where(ok, gf, -1 - cols[None, :])  # GPUs that do not fit never match
+    dup = np.zeros_like(ok)
+    for g in range(1, width):
+        dup[:, g] = (tagged[:, :g] == tagged[:, g:g + 1]).any(axis=1)
     rows, gpus = np.nonzero(ok & ~dup)
     return rows.astype(np.int64), gpus.astype(np.int64)
 
@@ -53,8 +55,11 @@ def frag_delta(ctx: Context, mix: WorkloadMix, nodes: IntArray
         rows, gpus = share_candidates(snap.gpu_free[nodes], snap.gpu_count[nodes], req.gpu_milli)
         f = snap.gpu_free[nodes[rows], gpus][:, None]
         f2 = f - req.gpu_milli
-        cnt2 = cnt[rows] - (f >= mk) + (f2 >= mk)
-        small2 = small[rows] - np.where(f < mk, f, 0) + np.where(f2 < mk, f2, 0)
+        # typical pods with f2 < m_k <= f lose this GPU and see f2 as fragment; those with
+        # m_k > f already saw it as fragment, now m less
+        crossed = (mk > f2) & (mk <= f)
+        cnt2 = cnt[rows] - crossed
+        small2 = small[rows] + crossed * f2 - (mk > f) * req.gpu_milli
         after = frag_amount(mix, cnt2, small2, total[rows] - req.gpu_milli, cpu[rows],
                             access[rows])
         return after - before[rows], rows, gpus
