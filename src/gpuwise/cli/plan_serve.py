@@ -14,7 +14,7 @@ from gpuwise.errors import GpuwiseError
 from gpuwise.planner.models import ModelConfig, get_model
 from gpuwise.serving.batching import Slo, Workload
 from gpuwise.serving.hw import Hardware, hardware, hardware_from_profile
-from gpuwise.serving.plan import choose_tp, plan_rate, single
+from gpuwise.serving.plan import choose_tp, compare, plan_rate, single
 from gpuwise.serving.timing import Deployment
 
 
@@ -92,17 +92,33 @@ def plan_serve(
     ttft_slo: float | None = typer.Option(None, "--ttft-slo", help="TTFT objective, ms."),
     tpot_slo: float | None = typer.Option(None, "--tpot-slo", help="Time/output token, ms."),
     slo_quantile: str = typer.Option("p99", "--slo-quantile", help="p50 or p99 (TTFT)."),
+    compare_: str | None = typer.Option(
+        None, "--compare",
+        help="Configurations side by side: MODEL:PREC:NxGPU,... (N = TP).",
+    ),
     device_profile: str | None = typer.Option(None, "--device-profile", help="calibrate JSON"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """How many GPUs serve a model at a rate and latency; or one configuration's numbers."""
     if slo_quantile not in ("p50", "p99"):
         raise GpuwiseError(f"--slo-quantile must be p50 or p99, got {slo_quantile!r}")
+    slo = Slo(
+        ttft_s=ttft_slo / 1e3 if ttft_slo else None,
+        tpot_s=tpot_slo / 1e3 if tpot_slo else None,
+        quantile=0.99 if slo_quantile == "p99" else 0.5,
+    )
+    wl = Workload(prompt_tokens, output_tokens)
+    if compare_ is not None:
+        rows = compare(compare_, wl, rate, slo, kv_precision, act_precision, group_size)
+        if as_json:
+            print(json.dumps({"comparison": rows}))
+        else:
+            _print_rows("Side by side", rows)
+        return
     m = _model_from_args(model, layers, hidden, heads, kv_heads, ffn, ffn_type, vocab,
                          experts, top_k)
     hws = _hardware(gpu, device_profile)
     precs = _split(precision)
-    wl = Workload(prompt_tokens, output_tokens)
     if rate is None:
         hw = hws[0]
         t = tp if tp is not None else choose_tp(
@@ -112,11 +128,6 @@ def plan_serve(
         out = single(dep, wl, batch, tp_given=tp is not None)
         _emit_single(out, as_json)
         return
-    slo = Slo(
-        ttft_s=ttft_slo / 1e3 if ttft_slo else None,
-        tpot_s=tpot_slo / 1e3 if tpot_slo else None,
-        quantile=0.99 if slo_quantile == "p99" else 0.5,
-    )
     models = [m, *(get_model(a) for a in alt_model)]
     res = plan_rate(models, hws, precs, wl, rate, slo, [tp] if tp else None,
                     kv_precision, act_precision, group_size)
@@ -150,17 +161,22 @@ def _f(x: object, fmt: str) -> str:
 
 
 def _print_options(res: dict[str, object]) -> None:
-    table = Table(title=f"Serving options (best needs {res['gpus_needed']} GPUs)")
+    options = res["options"]
+    assert isinstance(options, list)
+    _print_rows(f"Serving options (best needs {res['gpus_needed']} GPUs)", options)
+
+
+def _print_rows(title: str, options: list[dict[str, object]]) -> None:
+    table = Table(title=title)
     for col in ("model", "GPU", "TP", "weights", "fits", "max batch", "TTFT ms", "TPOT ms",
                 "tok/s/GPU", "req/s/replica", "GPUs", "loss", "why not"):
         table.add_column(col)
-    options = res["options"]
-    assert isinstance(options, list)
     for o in options:
         table.add_row(
-            o["model"], o["gpu"], str(o["tp"]), o["precision"], "yes" if o["fits"] else "no",
+            str(o["model"]), str(o["gpu"]), str(o["tp"]), str(o["precision"]),
+            "yes" if o["fits"] else "no",
             str(o["max_batch"]), _f(o["ttft_ms"], ".0f"), _f(o["tpot_ms"], ".1f"),
             _f(o["tokens_per_s_per_gpu"], ".0f"), _f(o["max_rate_per_replica"], ".2f"),
-            _f(o["gpus_needed"], "d"), _f(o["loss"], ".3f"), o["reason"],
+            _f(o["gpus_needed"], "d"), _f(o["loss"], ".3f"), str(o["reason"]),
         )
     Console(width=160).print(table)

@@ -10,11 +10,11 @@ import math
 from collections.abc import Sequence
 
 from gpuwise.errors import GpuwiseError
-from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.models import ModelConfig, get_model
 from gpuwise.serving.batching import Slo, Workload
-from gpuwise.serving.hw import Hardware
+from gpuwise.serving.hw import Hardware, hardware
 from gpuwise.serving.memory import memory_fit
-from gpuwise.serving.search import Option, search, tp_choices
+from gpuwise.serving.search import Option, evaluate, search, tp_choices
 from gpuwise.serving.timing import Deployment, decode_step, prefill
 from gpuwise.sizing.quality import preset_loss
 
@@ -174,3 +174,39 @@ def _no_option_message(
                 f"{ttft * 1e3:.0f} ms and TPOT {t_dec * 1e3:.1f} ms when idle"
             )
     return f"no configuration meets the latency objectives on {names}; {best_txt}"
+
+
+def parse_compare(spec: str) -> list[tuple[ModelConfig, str, int, Hardware]]:
+    """``"llama-2-70b:bf16:8xH800,llama-3-8b:bf16:1xL20"`` → (model, precision, tp, GPU)."""
+    out = []
+    for item in (t.strip() for t in spec.split(",") if t.strip()):
+        parts = item.split(":")
+        if len(parts) != 3 or "x" not in parts[2].lower():
+            raise GpuwiseError(
+                f"--compare: {item!r} is not MODEL:PRECISION:NxGPU (e.g. llama-2-70b:int4:2xH20)"
+            )
+        count, _, gpu = parts[2].lower().partition("x")
+        if not count.isdigit() or int(count) < 1:
+            raise GpuwiseError(f"--compare: {parts[2]!r} needs a GPU count such as 2xH20")
+        out.append((get_model(parts[0]), parts[1], int(count), hardware(parts[2][len(count) + 1:])))
+    if not out:
+        raise GpuwiseError("--compare: give at least one MODEL:PRECISION:NxGPU")
+    return out
+
+
+def compare(
+    spec: str, wl: Workload, rate: float | None, slo: Slo, kv: str = "bf16", act: str = "bf16",
+    group_size: int | None = None,
+) -> list[dict[str, object]]:
+    """Named configurations side by side, with the scaling-law loss and its cost vs the first."""
+    rows = []
+    for model, prec, tp, hw in parse_compare(spec):
+        o = evaluate(model, hw, tp, prec, wl, rate, slo, kv, act, group_size)
+        rows.append(_with_loss(o, [model]))
+    base = rows[0]["loss"]
+    for r in rows:
+        loss = r["loss"]
+        r["loss_delta"] = (
+            loss - base if isinstance(loss, float) and isinstance(base, float) else None
+        )
+    return rows
