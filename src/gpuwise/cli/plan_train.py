@@ -340,6 +340,15 @@ def train_cmd(
         f"global batch {global_batch}; evaluated {evaluated} configurations"
     )
     print(_table(rows[:top]))
+    mem = best["memory_breakdown_gib"]
+    tim = best["time_breakdown_s"]
+    print("best, memory per GPU (GiB): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))  # type: ignore[attr-defined]
+    print("best, step time parts (s): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in tim.items()))  # type: ignore[attr-defined]
+    if best.get("energy_mwh") is not None:
+        print(f"best, run: {best['days']:.1f} days, {best['gpu_hours']:,.0f} GPU-hours, "
+              f"{best['energy_mwh']:.0f} MWh at board power")
     if rejected:
         print("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
     for f in failures:
