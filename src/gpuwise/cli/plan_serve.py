@@ -12,10 +12,11 @@ from gpuwise.catalog import resolve_name
 from gpuwise.cli.apps import plan_app
 from gpuwise.errors import GpuwiseError
 from gpuwise.planner.models import ModelConfig, get_model
-from gpuwise.serving.batching import Slo, Workload
+from gpuwise.serving.batching import Slo
 from gpuwise.serving.hw import Hardware, hardware, hardware_from_profile
 from gpuwise.serving.plan import choose_tp, compare, plan_rate, single
 from gpuwise.serving.timing import Deployment
+from gpuwise.serving.workload import Workload, load_lengths, parse_length
 
 
 def _split(text: str) -> list[str]:
@@ -47,6 +48,14 @@ def _model_from_args(
     except ValueError as exc:
         first = str(exc).splitlines()
         raise GpuwiseError(f"model dimensions: {first[-1] if first else exc}") from None
+
+
+def _workload(prompt: str, output: str, lengths: str | None) -> Workload:
+    if lengths is not None:
+        return load_lengths(lengths)
+    p, p99 = parse_length(prompt, "--prompt-tokens")
+    o, o99 = parse_length(output, "--output-tokens")
+    return Workload(p, o, p99, o99)
 
 
 def _hardware(gpu: str | None, profile: str | None) -> list[Hardware]:
@@ -85,8 +94,13 @@ def plan_serve(
     kv_precision: str = typer.Option("bf16", "--kv-precision"),
     act_precision: str = typer.Option("bf16", "--act-precision"),
     group_size: int | None = typer.Option(None, "--group-size", help="int4 group (def. 128)."),
-    prompt_tokens: int = typer.Option(1024, "--prompt-tokens", min=1),
-    output_tokens: int = typer.Option(256, "--output-tokens", min=1),
+    prompt_tokens: str = typer.Option(
+        "1024", "--prompt-tokens", help="N, or MEAN:P99 for a length distribution."
+    ),
+    output_tokens: str = typer.Option("256", "--output-tokens", help="N, or MEAN:P99."),
+    lengths: str | None = typer.Option(
+        None, "--lengths", help="CSV of requests (prompt_tokens,output_tokens): mean and p99."
+    ),
     batch: int = typer.Option(1, "--batch", min=1, help="Concurrent sequences (no --rate)."),
     rate: float | None = typer.Option(None, "--rate", help="Requests/s to serve."),
     ttft_slo: float | None = typer.Option(None, "--ttft-slo", help="TTFT objective, ms."),
@@ -107,7 +121,7 @@ def plan_serve(
         tpot_s=tpot_slo / 1e3 if tpot_slo else None,
         quantile=0.99 if slo_quantile == "p99" else 0.5,
     )
-    wl = Workload(prompt_tokens, output_tokens)
+    wl = _workload(prompt_tokens, output_tokens, lengths)
     if compare_ is not None:
         rows = compare(compare_, wl, rate, slo, kv_precision, act_precision, group_size)
         if as_json:
@@ -121,9 +135,7 @@ def plan_serve(
     precs = _split(precision)
     if rate is None:
         hw = hws[0]
-        t = tp if tp is not None else choose_tp(
-            m, hw, precs[0], kv_precision, prompt_tokens + output_tokens, batch
-        )
+        t = tp if tp is not None else choose_tp(m, hw, precs[0], kv_precision, wl.seq_tail, batch)
         dep = Deployment(m, hw, t, precs[0], act_precision, kv_precision, group_size)
         out = single(dep, wl, batch, tp_given=tp is not None)
         _emit_single(out, as_json)

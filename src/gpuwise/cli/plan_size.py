@@ -17,15 +17,18 @@ from gpuwise.sizing.plan import Budget, plan_size
 
 
 def _budget(
-    flops: float | None, gpus: str | None, days: float | None, gpu_hours: float | None, seq: int
+    flops: float | None, gpus: str | None, days: float | None, gpu_hours: float | None, seq: int,
+    precision: str,
 ) -> Budget:
+    if precision not in ("bf16", "fp8"):
+        raise GpuwiseError(f"--precision: training precision is bf16 or fp8, got {precision!r}")
     given = sum(x is not None for x in (flops, days, gpu_hours))
     if given != 1:
         raise GpuwiseError(
             "give exactly one budget: --flops F, or --gpus NxTYPE with --days D or --gpu-hours H"
         )
     if flops is not None:
-        return Budget(flops=flops, seq=seq)
+        return Budget(flops=flops, seq=seq, precision=precision)
     if gpus is None:
         raise GpuwiseError("--days/--gpu-hours need --gpus NxTYPE (e.g. --gpus 256xH800)")
     spec = parse_gpu_spec(gpus)
@@ -43,7 +46,7 @@ def _budget(
         if gpu_hours <= 0:
             raise GpuwiseError(f"--gpu-hours must be > 0, got {gpu_hours:g}")
         seconds = gpu_hours * 3600.0 / count
-    return Budget(gpu=gpu, gpus=count, seconds=seconds, seq=seq)
+    return Budget(gpu=gpu, gpus=count, seconds=seconds, seq=seq, precision=precision)
 
 
 @plan_app.command("size")
@@ -59,6 +62,7 @@ def plan_size_cmd(
         0.0, "--inference-tokens", help="Lifetime tokens to serve (inference-aware sizing)."
     ),
     seq: int = typer.Option(4096, "--seq", min=128, help="Training sequence length."),
+    precision: str = typer.Option("bf16", "--precision", help="Training precision: bf16, fp8."),
     serve_gpu: str | None = typer.Option(
         None, "--serve-gpu", help="GPU for the serving-cost column (default: the --gpus type)."
     ),
@@ -66,7 +70,7 @@ def plan_size_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """The best model to train with a GPU budget, and a smaller one if it will serve a lot."""
-    b = _budget(flops, gpus, days, gpu_hours, seq)
+    b = _budget(flops, gpus, days, gpu_hours, seq, precision)
     res = plan_size(b, fit, inference_tokens, serve_gpu or b.gpu)
     if plot is not None:
         from gpuwise.sizing.plot import write_svg

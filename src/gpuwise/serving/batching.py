@@ -20,19 +20,9 @@ from dataclasses import dataclass
 from scipy.optimize import brentq
 
 from gpuwise.serving.timing import Deployment, decode_step, prefill
+from gpuwise.serving.workload import Workload
 
-
-@dataclass(frozen=True)
-class Workload:
-    """Fixed request lengths (tokens)."""
-
-    prompt: int
-    output: int
-
-    @property
-    def mean_context(self) -> float:
-        """Average cached tokens per running sequence over its decode."""
-        return self.prompt + self.output / 2.0
+__all__ = ["OperatingPoint", "Slo", "Workload", "max_rate", "saturation_rate", "steady_state"]
 
 
 @dataclass(frozen=True)
@@ -51,20 +41,27 @@ class OperatingPoint:
 
 
 def prefill_s(dep: Deployment, wl: Workload) -> float:
-    """Time to prefill one request's prompt."""
+    """Time to prefill one mean-length prompt."""
     return prefill(dep, 1, wl.prompt).total_s
 
 
-def ttft_s(t_prefill: float, t_step: float, rho: float, quantile: float) -> float:
-    """TTFT at a quantile (0.5 or 0.99): prefill + step residual + prefill-queue wait."""
+def ttft_s(
+    t_prefill: float, t_step: float, rho: float, quantile: float, t_own: float | None = None
+) -> float:
+    """TTFT at a quantile (0.5 or 0.99): own prefill + step residual + prefill-queue wait.
+
+    ``t_prefill`` is the mean prefill (the queue's service time), ``t_own`` the prefill of
+    the request at that quantile (a p99-length prompt; default the mean).
+    """
+    own = t_prefill if t_own is None else t_own
     if quantile <= 0.5:
         wait = rho * t_prefill / (2.0 * (1.0 - rho))  # M/D/1 mean wait (Pollaczek-Khinchine)
-        return t_prefill + t_step / 2.0 + wait
+        return own + t_step / 2.0 + wait
     # Exponential tail with the M/D/1 mean, P(W > t) ≈ ρ·exp(−ρt/W̄) (Kingman's
     # heavy-traffic form, deterministic service: half the M/M/1 wait).
     p = 1.0 - quantile
     wait = t_prefill / (2.0 * (1.0 - rho)) * math.log(rho / p) if rho > p else 0.0
-    return t_prefill + t_step + wait
+    return own + t_step + wait
 
 
 def steady_state(
@@ -89,7 +86,7 @@ def steady_state(
         batch=b,
         tpot_s=tpot,
         ttft_p50_s=ttft_s(t_p, t_dec, rho, 0.5),
-        ttft_p99_s=ttft_s(t_p, t_dec, rho, 0.99),
+        ttft_p99_s=ttft_s(t_p, t_dec, rho, 0.99, prefill(dep, 1, wl.prompt_tail).total_s),
     )
 
 

@@ -96,6 +96,10 @@ class MemoryFit:
     def fits(self) -> bool:
         return self.max_batch >= 1
 
+    def holds(self, tokens: int) -> bool:
+        """Whether one sequence of ``tokens`` tokens fits beside the weights."""
+        return self.max_tokens >= tokens
+
     def used_bytes(self, batch: int, seq_tokens: int) -> float:
         return self.weights_bytes + batch * seq_tokens * self.kv_bytes_per_token
 

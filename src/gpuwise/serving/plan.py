@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 from gpuwise.errors import GpuwiseError
 from gpuwise.planner.models import ModelConfig, get_model
-from gpuwise.serving.batching import Slo, Workload
+from gpuwise.serving.batching import Slo
 from gpuwise.serving.hw import Hardware, hardware
 from gpuwise.serving.memory import memory_fit
 from gpuwise.serving.search import Option, evaluate, search, tp_choices
 from gpuwise.serving.timing import Deployment, decode_step, prefill
+from gpuwise.serving.workload import Workload
 from gpuwise.sizing.quality import preset_loss
 
 FALLBACK_PRECISIONS: tuple[str, ...] = ("bf16", "fp8", "int8", "int4")
@@ -58,7 +59,7 @@ def single(
 ) -> dict[str, object]:
     """One configuration at a fixed batch: memory, TTFT (batch prefill), TPOT, tokens/s."""
     m, hw, tp = dep.model, dep.hw, dep.tp
-    seq = wl.prompt + wl.output
+    seq = wl.seq_mean
     mf = memory_fit(m, hw.memory_bytes, tp, dep.weights, dep.kv, seq, dep.group_size)
     pf = prefill(dep, batch, wl.prompt)
     step = decode_step(dep, batch, wl.mean_context)
@@ -69,7 +70,7 @@ def single(
         "precision": dep.weights,
         "kv_precision": dep.kv,
         "batch": batch,
-        "fits": mf.max_batch >= batch,
+        "fits": mf.max_batch >= batch and mf.holds(wl.seq_tail),
         "memory_gib_per_gpu": mf.used_bytes(batch, seq) / 2**30,
         "weights_gib_per_gpu": mf.weights_bytes / 2**30,
         "kv_cache_bytes_per_token": mf.kv_bytes_per_token * min(tp, m.kv),
@@ -154,7 +155,7 @@ def _no_option_message(
         m = models[0]
         return (
             f"{m.name} does not fit on {names} in the precisions asked at any TP up to 8; "
-            f"{nearest_fit(m, hws, kv, wl.prompt + wl.output)}"
+            f"{nearest_fit(m, hws, kv, wl.seq_tail)}"
         )
     # Idle latency of each fitting option: the best any load could do.
     best_ratio, best_txt = math.inf, ""

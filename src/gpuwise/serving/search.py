@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gpuwise.planner.models import ModelConfig
-from gpuwise.serving.batching import OperatingPoint, Slo, Workload, max_rate
+from gpuwise.serving.batching import OperatingPoint, Slo, max_rate
 from gpuwise.serving.hw import Hardware
 from gpuwise.serving.memory import memory_fit
 from gpuwise.serving.timing import Deployment, decode_step, prefill
+from gpuwise.serving.workload import Workload
 
 TP_CHOICES: tuple[int, ...] = (1, 2, 4, 8)
 
@@ -67,20 +68,22 @@ def evaluate(
 ) -> Option:
     """Evaluate one configuration; with ``rate``, size the replica count to meet it."""
     dep = Deployment(model, hw, tp, precision, act_precision, kv_precision, group_size)
-    mf = memory_fit(model, hw.memory_bytes, tp, precision, kv_precision, wl.prompt + wl.output)
+    mf = memory_fit(model, hw.memory_bytes, tp, precision, kv_precision, wl.seq_mean)
+    fits = mf.fits and mf.holds(wl.seq_tail)
     base = Option(
         model=model.name,
         gpu=hw.name,
         tp=tp,
         precision=precision,
         kv_precision=kv_precision,
-        fits=mf.fits,
-        memory_gib_per_gpu=mf.used_bytes(max(1, mf.max_batch), wl.prompt + wl.output) / 2**30,
+        fits=fits,
+        memory_gib_per_gpu=mf.used_bytes(max(1, mf.max_batch), wl.seq_mean) / 2**30,
         max_batch=mf.max_batch,
     )
-    if not mf.fits:
+    if not fits:
         need = mf.weights_bytes / 2**30
-        return replace(base, reason=f"weights alone need {need:.1f} GiB per GPU")
+        return replace(base, reason=f"weights alone need {need:.1f} GiB per GPU"
+                       if not mf.fits else f"a p99 request ({wl.seq_tail} tokens) does not fit")
     if rate is None:
         t_dec = decode_step(dep, 1, wl.mean_context).total_s
         return replace(

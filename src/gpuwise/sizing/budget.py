@@ -76,7 +76,9 @@ class Throughput:
 
 
 @lru_cache(maxsize=256)
-def training_throughput(params: float, gpu: str, gpus: int, seq: int) -> Throughput:
+def training_throughput(
+    params: float, gpu: str, gpus: int, seq: int, precision: str = "bf16"
+) -> Throughput:
     """Best tokens/s per GPU over a small TP × PP × recompute grid (ZeRO-1, micro-batch 1)."""
     acc = get_accelerator(gpu)
     model = shape_for_params(params, seq)
@@ -89,7 +91,7 @@ def training_throughput(params: float, gpu: str, gpus: int, seq: int) -> Through
             for rc in RECOMPUTE_GRID:
                 r = evaluate_config(
                     model, acc, seq=seq, global_batch=gb, gpus=gpus, tp=tp, pp=pp, zero=1,
-                    recompute=rc, micro_batch=1,
+                    recompute=rc, micro_batch=1, precision=precision,
                 )
                 tps = _num(r["tokens_per_s_per_gpu"])
                 if r["fits"] and (best is None or tps > best.tokens_per_s_per_gpu):
@@ -103,13 +105,17 @@ def training_throughput(params: float, gpu: str, gpus: int, seq: int) -> Through
     return best
 
 
-def tokens_in_budget(params: float, gpu: str, gpus: int, seconds: float, seq: int) -> float:
+def tokens_in_budget(
+    params: float, gpu: str, gpus: int, seconds: float, seq: int, precision: str = "bf16"
+) -> float:
     """Training tokens a ``params`` model processes on ``gpus`` GPUs in ``seconds``."""
-    tps = training_throughput(round(params, -6), gpu, gpus, seq).tokens_per_s_per_gpu
+    tps = training_throughput(round(params, -6), gpu, gpus, seq, precision).tokens_per_s_per_gpu
     return tps * gpus * seconds
 
 
-def gpu_days_for(params: float, tokens: float, gpu: str, gpus: int, seq: int) -> float:
+def gpu_days_for(
+    params: float, tokens: float, gpu: str, gpus: int, seq: int, precision: str = "bf16"
+) -> float:
     """GPU-days to train ``params`` on ``tokens`` with ``gpus`` GPUs (its own achievable MFU)."""
-    tps = training_throughput(round(params, -6), gpu, gpus, seq).tokens_per_s_per_gpu
+    tps = training_throughput(round(params, -6), gpu, gpus, seq, precision).tokens_per_s_per_gpu
     return tokens / tps / 86400.0

@@ -23,13 +23,15 @@ CANDIDATE_FACTORS: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0)
 
 @dataclass(frozen=True)
 class Budget:
-    """FLOPs, or GPUs for some time (``seconds``); ``seq`` is the training sequence length."""
+    """FLOPs, or GPUs for some time (``seconds``); ``seq`` is the training sequence length and
+    ``precision`` the training GEMM precision (bf16 or fp8)."""
 
     flops: float | None = None
     gpu: str | None = None
     gpus: int | None = None
     seconds: float | None = None
     seq: int = 4096
+    precision: str = "bf16"
 
     @property
     def has_gpus(self) -> bool:
@@ -51,7 +53,7 @@ def budget_flops(laws: Laws, fit: str, b: Budget) -> float:
     n = max(MIN_PARAMS, laws.optimum(fit, acc_peak)[0])
     flops = acc_peak
     for _ in range(6):
-        flops = 6.0 * n * tokens_in_budget(n, b.gpu, b.gpus, b.seconds, b.seq)
+        flops = 6.0 * n * tokens_in_budget(n, b.gpu, b.gpus, b.seconds, b.seq, b.precision)
         n_new = max(MIN_PARAMS, laws.optimum(fit, flops)[0])
         if abs(n_new / n - 1.0) < 0.01:
             break
@@ -100,7 +102,7 @@ def _row(
     }
     if b.has_gpus:
         assert b.gpu is not None and b.gpus is not None
-        gd = gpu_days_for(params, tokens, b.gpu, b.gpus, b.seq)
+        gd = gpu_days_for(params, tokens, b.gpu, b.gpus, b.seq, b.precision)
         row["train_gpu_days"] = gd
         row["train_days"] = gd / b.gpus
     return row
