@@ -236,6 +236,7 @@ def train_cmd(
     ),
     mem_margin: float = typer.Option(0.05, "--mem-margin", help="HBM fraction kept free."),
     top: int = typer.Option(10, "--top", help="Candidates to show."),
+    rank: str = typer.Option("time", "--rank", help="time (to train) or gpu-hours."),
     min_gpus: bool = typer.Option(
         False, "--min-gpus", help="Smallest GPU count per type meeting --deadline."
     ),
@@ -315,7 +316,11 @@ def train_cmd(
     rows = [dict(r, gpu_type=t, gpus=n) for t, n, res in results for r in res.ranked]
     if not rows:
         raise GpuwiseError("; ".join(failures))
-    rows.sort(key=lambda r: float(r["step_time_s"]))  # type: ignore[arg-type]
+    if rank not in ("time", "gpu-hours"):
+        raise GpuwiseError(f"--rank: expected time or gpu-hours, got {rank!r}")
+    # same global batch everywhere: time to train ~ step time, GPU-hours ~ step time x GPUs
+    weight = (lambda r: 1.0) if rank == "time" else (lambda r: float(r["gpus"]))
+    rows.sort(key=lambda r: float(r["step_time_s"]) * weight(r))  # type: ignore[arg-type]
     best = rows[0]
     evaluated = sum(res.evaluated for _, _, res in results)
     rejected: dict[str, int] = {}
