@@ -95,7 +95,8 @@ class Hardware:
         (data reuse — hence efficiency — is set by min(m, n, k); a decode GEMM with 8 rows is
         nothing like a square GEMM of the same work).  Otherwise: dense peak × the large-GEMM
         ceiling (the planner's MAMF table) × the useful fraction of the tensor-core MMA rows,
-        m / (16·⌈m/16⌉) (``mma.m16n8k16``: a GEMV pads its one row to 16).
+        m / (16·⌈m/16⌉) (``mma.m16n8k16``: a GEMV pads its one row to 16), or the CUDA-core
+        FP32 rate × the same ceiling when that is faster (m ≲ 2).
         """
         m, n, k = max(1, int(m)), max(1, int(n)), max(1, int(k))
         if self.profile is not None:
@@ -109,7 +110,9 @@ class Hardware:
         else:
             ceiling = load_constants().fallback_gemm_fraction
         rows = m / (MMA_ROWS * math.ceil(m / MMA_ROWS))
-        return self.accel.peak_tflops(precision) * ceiling * rows
+        tensor = self.accel.peak_tflops(precision) * ceiling * rows
+        # A GEMV-like GEMM may run faster on the CUDA cores (cuBLAS picks the faster kernel).
+        return max(tensor, self.accel.fp32_tflops * ceiling)
 
     def vector_tflops(self) -> float:
         """Non-tensor-core FP32 rate (dequantization, elementwise), TFLOP/s."""
