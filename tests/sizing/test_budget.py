@@ -22,4 +22,4 @@ def test_achievable_throughput_is_below_peak_and_differs_by_chip() -> None:
     h800 = training_throughput(7e9, "H800", 64, 4096)
     a100 = training_throughput(7e9, "A100-80GB", 64, 4096)
     assert 0.2 < h800.mfu < 0.75 and 0.2 < a100.mfu < 0.75
-    assert h800.tokens_per_s_per_gpu > 2 * a100.tokens_per_s_per_gpu
+    assert h800.tokens_per_s_per_gpu > 1.5 * a100.tokens_per_s_per_gpu

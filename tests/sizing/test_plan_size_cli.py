@@ -47,6 +47,7 @@ def test_serving_cost_grows_with_size(cli) -> None:  # type: ignore[no-untyped-d
         (("--days", "3"), "--gpus"),
         (("--gpus", "8xH800"), "exactly one budget"),
         (("--gpus", "8xH9000", "--days", "1"), "H9000"),
+        (("--gpus", "8xT4", "--days", "30"), "the largest that fits is"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(cli, args: tuple[str, ...], needle: str) -> None:  # type: ignore[no-untyped-def]

@@ -119,3 +119,23 @@ def gpu_days_for(
     """GPU-days to train ``params`` on ``tokens`` with ``gpus`` GPUs (its own achievable MFU)."""
     tps = training_throughput(round(params, -6), gpu, gpus, seq, precision).tokens_per_s_per_gpu
     return tokens / tps / 86400.0
+
+
+def largest_trainable(
+    gpu: str, gpus: int, seq: int, precision: str = "bf16", lo: float = 7.0e7, hi: float = 2e12
+) -> float | None:
+    """The largest model size (±10 %) that fits for training on ``gpus`` × ``gpu``."""
+
+    def fits(n: float) -> bool:
+        try:
+            training_throughput(round(n, -6), gpu, gpus, seq, precision)
+        except GpuwiseError:
+            return False
+        return True
+
+    if not fits(lo):
+        return None
+    while hi / lo > 1.1:  # bisection in log space
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo

@@ -11,7 +11,12 @@ import math
 from dataclasses import dataclass
 
 from gpuwise.errors import GpuwiseError
-from gpuwise.sizing.budget import gpu_days_for, shape_for_params, tokens_in_budget
+from gpuwise.sizing.budget import (
+    gpu_days_for,
+    largest_trainable,
+    shape_for_params,
+    tokens_in_budget,
+)
 from gpuwise.sizing.inference_aware import inference_optimal
 from gpuwise.sizing.laws import FITS, Laws, check_fit, load_laws
 
@@ -53,12 +58,29 @@ def budget_flops(laws: Laws, fit: str, b: Budget) -> float:
     n = max(MIN_PARAMS, laws.optimum(fit, acc_peak)[0])
     flops = acc_peak
     for _ in range(6):
-        flops = 6.0 * n * tokens_in_budget(n, b.gpu, b.gpus, b.seconds, b.seq, b.precision)
+        try:
+            tokens = tokens_in_budget(n, b.gpu, b.gpus, b.seconds, b.seq, b.precision)
+        except GpuwiseError:
+            raise GpuwiseError(_too_big_message(n, b)) from None
+        flops = 6.0 * n * tokens
         n_new = max(MIN_PARAMS, laws.optimum(fit, flops)[0])
         if abs(n_new / n - 1.0) < 0.01:
             break
         n = n_new
     return flops
+
+
+def _too_big_message(n: float, b: Budget) -> str:
+    assert b.gpu is not None and b.gpus is not None
+    top = largest_trainable(b.gpu, b.gpus, b.seq, b.precision)
+    where_ = f"{b.gpus}×{b.gpu}"
+    if top is None:
+        return f"no model of at least {MIN_PARAMS / 1e6:.0f}M parameters trains on {where_}"
+    return (
+        f"this budget's compute-optimal model (~{n / 1e9:.3g}B parameters) does not fit for "
+        f"training on {where_}; the largest that fits is ~{top / 1e9:.3g}B (train it on the "
+        f"whole budget, past compute-optimal), or add GPUs for the optimum"
+    )
 
 
 def _check_size(laws: Laws, fit: str, flops: float, b: Budget) -> None:
