@@ -17,6 +17,8 @@ def test_rate_plan_ranks_options_by_gpus(cli) -> None:  # type: ignore[no-untype
     mine = [o for o in out["options"] if o["model"] == "llama-2-70b" and o["gpus_needed"]]
     assert out["gpus_needed"] == min(o["gpus_needed"] for o in mine)
     assert out["tpot_ms"] <= 50 and out["ttft_ms"] <= 2000
+    for key in ("fits", "memory_gib_per_gpu", "decode_tokens_per_s", "max_batch"):
+        assert key in out
     small = [o for o in out["options"] if o["model"] == "llama-3-8b"]
     assert small and small[0]["loss"] > out["loss"]  # the quality cost of the smaller model
 

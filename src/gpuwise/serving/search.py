@@ -36,6 +36,7 @@ class Option:
     ttft_ms: float | None = None  # at the operating point (SLO quantile) or batch 1
     tpot_ms: float | None = None
     tokens_per_s_per_gpu: float | None = None
+    decode_tokens_per_s: float | None = None  # output tokens/s of one replica, all sequences
     max_rate_per_replica: float | None = None
     replicas: int | None = None
     gpus_needed: int | None = None
@@ -91,6 +92,7 @@ def evaluate(
             ttft_ms=prefill(dep, 1, wl.prompt).total_s * 1e3,
             tpot_ms=t_dec * 1e3,
             tokens_per_s_per_gpu=1.0 / t_dec / tp,
+            decode_tokens_per_s=1.0 / t_dec,
         )
     op = max_rate(dep, wl, slo, mf.max_batch)
     if op is None:
@@ -106,6 +108,7 @@ def _sized(base: Option, op: OperatingPoint, slo: Slo, rate: float, tp: int) -> 
         ttft_ms=ttft * 1e3,
         tpot_ms=op.tpot_s * 1e3,
         tokens_per_s_per_gpu=op.output_tokens_per_s / tp,
+        decode_tokens_per_s=op.output_tokens_per_s,
         max_rate_per_replica=op.rate,
         replicas=replicas,
         gpus_needed=replicas * tp,
