@@ -215,7 +215,7 @@ def test_cli_min_gpus(cli: Callable[..., Any]) -> None:
     assert r.code == 0, r.err
     hit = r.json()["min_gpus"][0]
     assert hit["gpus"] is not None and hit["best"]["days"] <= 14
-    smaller = hit["gpus"] // 2 if hit["gpus"] > 8 else hit["gpus"] - 1
+    smaller = hit["gpus"] - 8 if hit["gpus"] > 8 else hit["gpus"] - 1  # the previous count tried
     if smaller >= 1:  # one fewer step of GPUs misses the deadline (or does not fit)
         again = cli(
             "plan",

@@ -102,23 +102,32 @@ def _check_fixed(model_heads: int, layers: int, tp: int | None, pp: int | None) 
         )
 
 
-def _fits_on(model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object],
-             n: int) -> dict[str, object] | None:
+def _fits_on(
+    model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object], n: int
+) -> dict[str, object] | None:
     """The best plan on ``n`` GPUs (batch rounded up to a multiple of ``n``), or None."""
     batch = math.lcm(setup.global_batch, n)
     r = search(model, hw, replace(setup, gpus=n, global_batch=batch), fixed, top=1)
     return r.ranked[0] if r.ranked else None
 
 
-def _nearest_fit(model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object],
-                 gpu_type: str, owned: int) -> str:
+def _nearest_fit(
+    model: ModelConfig,
+    hw: Hardware,
+    setup: Setup,
+    fixed: dict[str, object],
+    gpu_type: str,
+    owned: int,
+) -> str:
     """Where nothing fits: the smallest GPU count of this type (and plan) that would."""
     if fixed:
         free = _fits_on(model, hw, setup, {}, owned)
         if free is not None:
-            return (f"it fits on {owned} {gpu_type} without your fixed settings, e.g. "
-                    f"tp={free['tp']} pp={free['pp']} zero={free['zero']} "
-                    f"recompute={free['recompute']} micro_batch={free['micro_batch']}")
+            return (
+                f"it fits on {owned} {gpu_type} without your fixed settings, e.g. "
+                f"tp={free['tp']} pp={free['pp']} zero={free['zero']} "
+                f"recompute={free['recompute']} micro_batch={free['micro_batch']}"
+            )
     step = setup.gpus_per_node
     lo, hi, plan = owned, None, None
     n = max(step, owned)
@@ -140,8 +149,10 @@ def _nearest_fit(model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str
             hi, plan = mid, p
         else:
             lo = mid
-    return (f"needs >= {hi} GPUs of {gpu_type} (e.g. tp={plan['tp']} pp={plan['pp']} "
-            f"zero={plan['zero']} recompute={plan['recompute']})")
+    return (
+        f"needs >= {hi} GPUs of {gpu_type} (e.g. tp={plan['tp']} pp={plan['pp']} "
+        f"zero={plan['zero']} recompute={plan['recompute']})"
+    )
 
 
 def _explain_empty(
@@ -347,13 +358,13 @@ def train_cmd(
     print(_table(rows[:top]))
     mem = best["memory_breakdown_gib"]
     tim = best["time_breakdown_s"]
-    print("best, memory per GPU (GiB): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))  # type: ignore[attr-defined]
-    print("best, step time parts (s): "
-          + ", ".join(f"{k} {v:.3f}" for k, v in tim.items()))  # type: ignore[attr-defined]
+    print("best, memory per GPU (GiB): " + ", ".join(f"{k} {v:.1f}" for k, v in mem.items()))  # type: ignore[attr-defined]
+    print("best, step time parts (s): " + ", ".join(f"{k} {v:.3f}" for k, v in tim.items()))  # type: ignore[attr-defined]
     if best.get("energy_mwh") is not None:
-        print(f"best, run: {best['days']:.1f} days, {best['gpu_hours']:,.0f} GPU-hours, "
-              f"{best['energy_mwh']:.0f} MWh at board power")
+        print(
+            f"best, run: {best['days']:.1f} days, {best['gpu_hours']:,.0f} GPU-hours, "
+            f"{best['energy_mwh']:.0f} MWh at board power"
+        )
     if rejected:
         print("rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())))
     for f in failures:
@@ -395,7 +406,7 @@ def _min_gpus(
     found: list[dict[str, Any]] = []
     for owned, gpu_type, per_node in pools:
         hw = _hardware(gpu_type, device_profile)
-        counts = [n for n in (1, 2, 4) if n < per_node] + list(range(per_node, owned + 1, per_node))
+        counts = list(range(1, per_node)) + list(range(per_node, owned + 1, per_node))
         hit = None
         for n in counts:
             if n > owned:

@@ -104,13 +104,10 @@ def enumerate_candidates(
             reject("batch_not_divisible_by_dp", n_inner)
             continue
         per_dp = setup.global_batch // dp
-        mbs = (
-            [int(mb_fixed)]
-            if mb_fixed is not None
-            else [  # type: ignore[call-overload]
-                d for d in _divisors(per_dp) if d <= MAX_MICRO_BATCH
-            ]
-        )
+        if mb_fixed is not None:
+            mbs = [int(mb_fixed)]  # type: ignore[call-overload]
+        else:
+            mbs = [d for d in _divisors(per_dp) if d <= MAX_MICRO_BATCH]
         for mb in mbs:
             if per_dp % mb:
                 reject("batch_not_divisible_by_micro_batch", n_inner)
