@@ -329,3 +329,17 @@ def test_cli_emit_writes_engine_config(cli: Callable[..., Any], tmp_path: Any) -
     best = r.json()["best"]
     assert cfg["train_micro_batch_size_per_gpu"] == best["micro_batch"]
     assert cfg["train_batch_size"] == 128
+
+
+def test_sustained_clock_follows_flops_per_watt() -> None:
+    from gpuwise.planner.efficiency import sustained_clock_ratio
+
+    ratios = {
+        n: sustained_clock_ratio(get_accelerator(n))
+        for n in ("A100-80GB", "H100-SXM", "H200", "H100-PCIe", "H20", "RTX4090")
+    }
+    assert ratios["A100-80GB"] == pytest.approx(1305 / 1410, abs=0.001)  # anchor: HPL clock
+    assert ratios["H200"] == pytest.approx(702.9 / 828.0, abs=0.001)  # anchor: MSMF / MAMF
+    assert ratios["H100-SXM"] == ratios["H200"]  # same die, same 700 W
+    assert ratios["H100-PCIe"] == pytest.approx(0.84)  # densest: clamped at B200's measurement
+    assert ratios["H20"] > ratios["A100-80GB"] and ratios["RTX4090"] <= 1.0
