@@ -184,6 +184,22 @@ def test_cli_days_null_without_tokens(cli: Callable[..., Any]) -> None:
         (("--model", "llama-2-70b", "--gpus", "16xA801"), "did you mean"),
         (("--model", "lama-2-70b", "--gpus", "16xA800"), "did you mean"),
         (("--layers", "8", "--gpus", "8xA800"), "--hidden"),
+        (("--model", "llama-2-7b", "--kv-heads", "3", "--gpus", "8xA800"), "kv_heads 3"),
+        (
+            (
+                "--layers",
+                "4",
+                "--hidden",
+                "512",
+                "--heads",
+                "8",
+                "--experts",
+                "8",
+                "--gpus",
+                "8xA800",
+            ),
+            "top_k",
+        ),
     ],
 )
 def test_cli_bad_input_one_line(

@@ -66,19 +66,24 @@ def build_model(
     }
     if preset:
         base = get_model(preset)
-        return base.with_updates(**overrides) if overrides else base
-    missing = [f"--{k}" for k in ("layers", "hidden", "heads") if k not in overrides]
-    if missing:
-        raise GpuwiseError(
-            f"give --model PRESET or explicit dimensions (missing {', '.join(missing)}); "
-            "see `gpuwise plan models`"
-        )
-    if overrides.get("ffn_type") == "swiglu" and "ffn" not in overrides:
-        raise GpuwiseError("--ffn-type swiglu needs --ffn (the MLP inner size)")
+        if not overrides:
+            return base
+    else:
+        base = None
+        missing = [f"--{k}" for k in ("layers", "hidden", "heads") if k not in overrides]
+        if missing:
+            raise GpuwiseError(
+                f"give --model PRESET or explicit dimensions (missing {', '.join(missing)}); "
+                "see `gpuwise plan models`"
+            )
+        if overrides.get("ffn_type") == "swiglu" and "ffn" not in overrides:
+            raise GpuwiseError("--ffn-type swiglu needs --ffn (the MLP inner size)")
     try:
+        if base is not None:
+            return base.with_updates(**overrides)
         return ModelConfig.model_validate({"name": "custom", **overrides})
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "model"
+        where = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
-        raise GpuwiseError(f"model dimensions: {where}: {msg}") from None
+        raise GpuwiseError(f"model dimensions: {where + ': ' if where else ''}{msg}") from None
