@@ -8,8 +8,9 @@ Stable API (other modules import these names):
   preset names; ``GpuwiseError`` with suggestions), ``list_models()``.
 - ``gpuwise.planner.efficiency``: ``achievable_tflops(acc, m, n, k, precision)``,
   ``gemm_time_s(acc, m, n, k, precision, count)``, ``achievable_mem_bw_gbs(acc)``,
-  ``large_gemm_fraction(acc)``, ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` /
-  ``from_profile(device_profile)``; ``gemm_time``, ``stream_time``, ``peak_tflops``).
+  ``large_gemm_fraction(acc)`` (= ``burst_gemm_fraction(acc) * sustained_clock_ratio(acc)``),
+  ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` / ``from_profile(profile)``;
+  ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``).
 - ``gpuwise.planner.flops``: ``model_flops_per_token(model, seq)``,
   ``hardware_flops_per_token(model, seq, recompute)``, ``flops_per_step(model, seq,
   global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``.
@@ -22,5 +23,8 @@ Stable API (other modules import these names):
   energy) and the vectorized ``evaluate(model, hw, setup, cands)``.
 - ``gpuwise.planner.parallel``: ``Engine`` / ``ENGINES`` (software behaviour presets),
   ``Setup`` (run inputs), ``Candidates`` (arrays), ``single(...)``.
-- ``gpuwise.planner.search``: ``search(model, hw, setup, fixed) -> SearchResult``.
+- ``gpuwise.planner.search``: ``search(model, hw, setup, fixed, top) -> SearchResult``
+  (``ranked`` rows in the ``plan train --json`` shape, ``evaluated``, ``rejected`` by reason).
+- ``gpuwise.planner.request``: ``build_model(preset, **dims)``, ``parse_count("2T")``,
+  ``parse_duration_days("14d")`` -- CLI input parsing with one-line errors.
 """
