@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,13 @@ import typer
 from gpuwise.catalog import get_accelerator, parse_gpu_spec
 from gpuwise.cli.apps import plan_app
 from gpuwise.errors import GpuwiseError
+from gpuwise.planner.advice import explain_no_fit, min_gpus_for_deadline
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.evaluate import resolve_engine
 from gpuwise.planner.models import ModelConfig, list_models
-from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Engine, Setup
+from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Setup
 from gpuwise.planner.request import build_model, parse_count, parse_duration_days
-from gpuwise.planner.search import SearchResult, search
+from gpuwise.planner.search import search
 
 CONTRACT = (
     "dp",
@@ -100,82 +100,6 @@ def _check_fixed(model_heads: int, layers: int, tp: int | None, pp: int | None) 
             f"--pp {pp} does not divide the model's {layers} layers (try one of "
             f"{', '.join(map(str, ok))})"
         )
-
-
-def _fits_on(
-    model: ModelConfig, hw: Hardware, setup: Setup, fixed: dict[str, object], n: int
-) -> dict[str, object] | None:
-    """The best plan on ``n`` GPUs (batch rounded up to a multiple of ``n``), or None."""
-    batch = math.lcm(setup.global_batch, n)
-    r = search(model, hw, replace(setup, gpus=n, global_batch=batch), fixed, top=1)
-    return r.ranked[0] if r.ranked else None
-
-
-def _nearest_fit(
-    model: ModelConfig,
-    hw: Hardware,
-    setup: Setup,
-    fixed: dict[str, object],
-    gpu_type: str,
-    owned: int,
-) -> str:
-    """Where nothing fits: the smallest GPU count of this type (and plan) that would."""
-    if fixed:
-        free = _fits_on(model, hw, setup, {}, owned)
-        if free is not None:
-            return (
-                f"it fits on {owned} {gpu_type} without your fixed settings, e.g. "
-                f"tp={free['tp']} pp={free['pp']} zero={free['zero']} "
-                f"recompute={free['recompute']} micro_batch={free['micro_batch']}"
-            )
-    step = setup.gpus_per_node
-    lo, hi, plan = owned, None, None
-    n = max(step, owned)
-    while n <= 65536:  # double until something fits
-        n = n * 2
-        plan = _fits_on(model, hw, setup, fixed, n)
-        if plan is not None:
-            hi = n
-            break
-        lo = n
-    if hi is None or plan is None:
-        return f"it does not fit even on {n // 2} GPUs of {gpu_type}"
-    while hi - lo > step:  # then bisect on multiples of a node
-        mid = (lo + hi) // 2 // step * step
-        if mid <= lo:
-            break
-        p = _fits_on(model, hw, setup, fixed, mid)
-        if p is not None:
-            hi, plan = mid, p
-        else:
-            lo = mid
-    return (
-        f"needs >= {hi} GPUs of {gpu_type} (e.g. tp={plan['tp']} pp={plan['pp']} "
-        f"zero={plan['zero']} recompute={plan['recompute']})"
-    )
-
-
-def _explain_empty(
-    model: ModelConfig,
-    res: SearchResult,
-    hw: Hardware,
-    setup: Setup,
-    fixed: dict[str, object],
-    gpu_type: str,
-    owned: int,
-) -> str:
-    if res.evaluated == 0:
-        reasons = ", ".join(f"{k} ({v})" for k, v in sorted(res.rejected.items()))
-        return (
-            f"no parallel configuration of {owned} {gpu_type} divides this model and batch "
-            f"(rejected: {reasons})"
-        )
-    hbm = hw.acc.memory_gib * (1 - setup.mem_margin)
-    fix = _nearest_fit(model, hw, setup, fixed, gpu_type, owned)
-    return (
-        f"{model.name} does not fit on {owned} {gpu_type} in any configuration (the leanest "
-        f"needs {res.smallest_memory_gib:.1f} GiB per GPU, {hbm:.1f} usable); {fix}"
-    )
 
 
 def _contract(row: dict[str, object]) -> dict[str, object]:
@@ -298,31 +222,18 @@ def train_cmd(
     n_tokens = parse_count(tokens) if tokens else None
     eng = resolve_engine(engine)
     pools = _pools(gpus, fleet)
+    base = Setup(model.seq_len, global_batch, 1, 8, net_gbs, mem_margin, eng, n_tokens)
     if min_gpus:
-        _min_gpus(
-            model,
-            pools,
-            fixed,
-            eng,
-            n_tokens,
-            deadline,
-            global_batch,
-            net_gbs,
-            mem_margin,
-            device_profile,
-            as_json,
-        )
+        _min_gpus(model, pools, fixed, base, deadline, device_profile, as_json)
         return
     results = []
     failures = []
     for owned, gpu_type, per_node in pools:
         hw = _hardware(gpu_type, device_profile)
-        setup = Setup(
-            model.seq_len, global_batch, owned, per_node, net_gbs, mem_margin, eng, n_tokens
-        )
+        setup = replace(base, gpus=owned, gpus_per_node=per_node)
         res = search(model, hw, setup, fixed, top=top)
         if not res.ranked:
-            failures.append(_explain_empty(model, res, hw, setup, fixed, gpu_type, owned))
+            failures.append(explain_no_fit(model, res, hw, setup, fixed, gpu_type, owned))
         results.append((gpu_type, owned, res))
     rows = [dict(r, gpu_type=t, gpus=n) for t, n, res in results for r in res.ranked]
     if not rows:
@@ -391,40 +302,22 @@ def _min_gpus(
     model: ModelConfig,
     pools: list[tuple[int, str, int]],
     fixed: dict[str, object],
-    eng: Engine,
-    n_tokens: float | None,
+    base: Setup,
     deadline: str | None,
-    global_batch: int,
-    net_gbs: float,
-    mem_margin: float,
     device_profile: Path | None,
     as_json: bool,
 ) -> None:
-    if n_tokens is None or deadline is None:
+    if base.tokens is None or deadline is None:
         raise GpuwiseError("--min-gpus needs --tokens (e.g. 2T) and --deadline (e.g. 14d)")
     limit = parse_duration_days(deadline)
     found: list[dict[str, Any]] = []
     for owned, gpu_type, per_node in pools:
         hw = _hardware(gpu_type, device_profile)
-        counts = list(range(1, per_node)) + list(range(per_node, owned + 1, per_node))
-        hit = None
-        for n in counts:
-            if n > owned:
-                break
-            setup = Setup(
-                model.seq_len, global_batch, n, per_node, net_gbs, mem_margin, eng, n_tokens
-            )
-            res = search(model, hw, setup, fixed, top=1)
-            if res.ranked and float(res.ranked[0]["days"]) <= limit:  # type: ignore[arg-type]
-                hit = dict(_contract(res.ranked[0]), gpu_type=gpu_type, gpus=n)
-                break
+        setup = replace(base, gpus=owned, gpus_per_node=per_node)
+        hit = min_gpus_for_deadline(model, hw, setup, fixed, owned, limit)
+        best = dict(_contract(hit[1]), gpu_type=gpu_type, gpus=hit[0]) if hit else None
         found.append(
-            {
-                "gpu_type": gpu_type,
-                "owned": owned,
-                "gpus": hit["gpus"] if hit else None,
-                "best": hit,
-            }
+            {"gpu_type": gpu_type, "owned": owned, "gpus": hit[0] if hit else None, "best": best}
         )
     if as_json:
         print(json.dumps({"model": model.name, "deadline_days": limit, "min_gpus": found}))
