@@ -359,3 +359,24 @@ def test_sustained_clock_follows_flops_per_watt() -> None:
     assert ratios["H100-SXM"] == ratios["H200"]  # same die, same 700 W
     assert ratios["H100-PCIe"] == pytest.approx(0.84)  # densest: clamped at B200's measurement
     assert ratios["H20"] > ratios["A100-80GB"] and ratios["RTX4090"] <= 1.0
+
+
+def test_fp8_speeds_up_gemms_but_not_everything() -> None:
+    m = get_model("llama-3-70b")
+    kw: dict[str, Any] = {
+        "seq": 8192,
+        "global_batch": 128,
+        "gpus": 64,
+        "tp": 8,
+        "pp": 4,
+        "vpp": 5,
+        "micro_batch": 1,
+        "recompute": "none",
+        "zero": 1,
+    }
+    bf16 = evaluate_config(m, "H100-SXM", precision="bf16", **kw)["time_s"]["step"]
+    fp8 = evaluate_config(m, "H100-SXM", precision="fp8", **kw)["time_s"]["step"]
+    assert 1.1 < bf16 / fp8 < 1.9  # 2x GEMM peak; casts, attention, comm and bubbles stay
+    a100 = Hardware.from_catalog(get_accelerator("A100-80GB"))  # no FP8 tensor cores
+    res = search(m, a100, _setup(64), {"precision": "fp8"})
+    assert not res.ranked and res.rejected["no_fp8_on_gpu"] > 0

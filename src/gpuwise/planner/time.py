@@ -144,8 +144,16 @@ def _layer_times(
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
     scores_f = hw.stream_time(scores_bytes_f)
-    elem_f = hw.stream_time(per_tok * tok) + scores_f
-    elem_b = hw.stream_time(2.0 * per_tok * tok + scores_bytes_b)
+    # FP8 (Transformer Engine recipe): each GEMM input is quantized (read 2 B, write 1 B) --
+    # activations in the forward pass, output gradients in the backward pass
+    ffn_in = ffn_tok if not moe else model.expert_ffn * model.top_k
+    gemm_in = 2.0 * h * rep + (a * d_v + ffn_in) / t
+    gemm_out_grad = ((a + 2 * kv) * d_qk + (2 if model.ffn_type == "swiglu" else 1) * ffn_in) / t
+    gemm_out_grad = gemm_out_grad + 2.0 * h * rep
+    fp8_f = np.where(c.fp8 == 1, 3.0 * gemm_in, 0.0)
+    fp8_b = np.where(c.fp8 == 1, 3.0 * gemm_out_grad, 0.0)
+    elem_f = hw.stream_time((per_tok + fp8_f) * tok) + scores_f
+    elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
     # tensor-parallel collectives: 2 per layer forward, 2 backward, on activations of tok x h
     bw, lat = _link(hw, setup, c.tp)
     tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
