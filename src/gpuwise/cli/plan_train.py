@@ -69,22 +69,33 @@ def models_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
         )
 
 
-def _pools(gpus: str | None, fleet: Path | None) -> list[tuple[int, str, int]]:
-    """(count, canonical type, GPUs per node) for each GPU type the user owns."""
+Pool = tuple[int, str, int, float | None]
+
+
+def _pools(gpus: str | None, fleet: Path | None) -> list[Pool]:
+    """(count, canonical type, GPUs per node, network GB/s per GPU or None) per GPU type.
+
+    With a fleet file, drained/down nodes do not count, and the network rate is the slowest
+    node's ``network_gbps`` (Gbit/s per GPU) when every node of that type states it.
+    """
     if fleet is not None:
         from gpuwise.fleet import load_fleet
 
         f = load_fleet(str(fleet))
         out = []
         for t in f.gpu_types():
-            nodes = [n for n in f.nodes if n.gpu_type == t]
-            out.append((sum(n.gpus for n in nodes), t, max(n.gpus for n in nodes)))
+            nodes = [n for n in f.nodes if n.gpu_type == t and n.schedulable and n.gpus]
+            if not nodes:
+                continue
+            rates = [n.network_gbps for n in nodes]
+            net = min(r for r in rates if r) / 8 if all(rates) else None
+            out.append((sum(n.gpus for n in nodes), t, max(n.gpus for n in nodes), net))
         if not out:
             raise GpuwiseError(f"{fleet}: the fleet has no GPUs")
         return out
     if not gpus:
         raise GpuwiseError("give --gpus NxTYPE (e.g. 64xA800) or --fleet fleet.yaml")
-    return [(n, get_accelerator(t).name, 8) for n, t in parse_gpu_spec(gpus)]
+    return [(n, get_accelerator(t).name, 8, None) for n, t in parse_gpu_spec(gpus)]
 
 
 def _check_fixed(model_heads: int, layers: int, tp: int | None, pp: int | None) -> None:
@@ -167,7 +178,8 @@ def train_cmd(
         "modern", "--engine", help="modern|fsdp|megatron-2021|megatron-2022"
     ),
     net_gbs: float = typer.Option(
-        25.0, "--net-gbs", help="Inter-node bandwidth per GPU, GB/s per direction."
+        25.0, "--net-gbs",
+        help="Inter-node bandwidth per GPU, GB/s per direction (a fleet's network_gbps wins).",
     ),
     mem_margin: float = typer.Option(0.05, "--mem-margin", help="HBM fraction kept free."),
     top: int = typer.Option(10, "--top", help="Candidates to show."),
@@ -228,9 +240,10 @@ def train_cmd(
         return
     results = []
     failures = []
-    for owned, gpu_type, per_node in pools:
+    for owned, gpu_type, per_node, net in pools:
         hw = _hardware(gpu_type, device_profile)
-        setup = replace(base, gpus=owned, gpus_per_node=per_node)
+        setup = replace(base, gpus=owned, gpus_per_node=per_node,
+                        net_gbs_per_gpu=net or base.net_gbs_per_gpu)
         res = search(model, hw, setup, fixed, top=top)
         if not res.ranked:
             failures.append(explain_no_fit(model, res, hw, setup, fixed, gpu_type, owned))
@@ -300,7 +313,7 @@ def _emit(
 
 def _min_gpus(
     model: ModelConfig,
-    pools: list[tuple[int, str, int]],
+    pools: list[Pool],
     fixed: dict[str, object],
     base: Setup,
     deadline: str | None,
@@ -311,9 +324,10 @@ def _min_gpus(
         raise GpuwiseError("--min-gpus needs --tokens (e.g. 2T) and --deadline (e.g. 14d)")
     limit = parse_duration_days(deadline)
     found: list[dict[str, Any]] = []
-    for owned, gpu_type, per_node in pools:
+    for owned, gpu_type, per_node, net in pools:
         hw = _hardware(gpu_type, device_profile)
-        setup = replace(base, gpus=owned, gpus_per_node=per_node)
+        setup = replace(base, gpus=owned, gpus_per_node=per_node,
+                        net_gbs_per_gpu=net or base.net_gbs_per_gpu)
         hit = min_gpus_for_deadline(model, hw, setup, fixed, owned, limit)
         best = dict(_contract(hit[1]), gpu_type=gpu_type, gpus=hit[0]) if hit else None
         found.append(

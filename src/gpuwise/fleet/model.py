@@ -24,6 +24,9 @@ class Node(BaseModel):
     nvlink_domain: str | None = None
     state: NodeState = "up"
     gpu_memory_mib: int | None = Field(default=None, ge=0)  # per GPU, when observed
+    # Scale-out network (RDMA NIC) rate per GPU, Gbit/s per direction (e.g. 400 for one
+    # 400G NIC per GPU on HGX nodes); None when unknown.
+    network_gbps: float | None = Field(default=None, gt=0)
 
     @property
     def schedulable(self) -> bool:

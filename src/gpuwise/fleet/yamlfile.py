@@ -13,6 +13,7 @@
         labels: {zone: bj-a, pool: train}
         nvlink: nvswitch          # NVLink/NVSwitch domain: "nvswitch" = one domain per node,
                                   # any other string = a domain shared by the group
+        network_gbps: 400         # scale-out NIC rate per GPU, Gbit/s per direction
         state: up                 # up | drained | down
 
 Errors name the file, the line and the field path (``fleet.yaml:12: nodes[3].gpus: ...``).
@@ -47,6 +48,7 @@ class _Group(BaseModel):
     memory: str | int | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     nvlink: str | None = None
+    network_gbps: float | None = Field(default=None, gt=0)
     state: Literal["up", "drained", "down"] = "up"
 
     @field_validator("labels", mode="before")
@@ -120,6 +122,7 @@ def _expand(spec: _FleetFile, path: Path, root: yaml.Node | None) -> Fleet:
                 Node(
                     name=name, gpu_type=gpu_type, gpus=per_node, cpu_milli=cpu, memory_mib=mem,
                     labels=g.labels, nvlink_domain=domain, state=g.state,
+                    network_gbps=g.network_gbps,
                 )
             )
     _check_unique_names(nodes, path)
