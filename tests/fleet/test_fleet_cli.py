@@ -35,3 +35,23 @@ def test_fleet_show_bad_file_is_one_line(cli: Cli, tmp_path: Path) -> None:
     assert res.code == 2
     assert res.err.count("\n") == 1 and res.err.startswith("error: ")
     assert "fleet.yaml:3: nodes[0].gpus" in res.err
+
+
+def test_plan_train_reads_network_from_fleet(cli: Cli, tmp_path: Path) -> None:
+    # Same 32 A800s, slow vs fast scale-out network: data-parallel traffic across 4 nodes
+    # must make the slow fleet no faster, and the drained node must not count.
+    times = {}
+    for gbps in (25, 800):
+        p = tmp_path / f"f{gbps}.yaml"
+        p.write_text(
+            "nodes:\n  - name: a\n    count: 4\n    gpus: 8 x A800\n"
+            f"    network_gbps: {gbps}\n  - name: spare\n    gpus: 8 x A800\n    state: down\n"
+        )
+        res = cli("plan", "train", "--model", "llama-2-13b", "--fleet", p, "--tp", "8",
+                  "--pp", "1", "--zero", "1", "--recompute", "selective", "--micro-batch", "1",
+                  "--global-batch", "64", "--json")
+        assert res.code == 0, res.err
+        best = res.json()["best"]
+        assert best["dp"] * best["tp"] * best["pp"] * best["cp"] == 32
+        times[gbps] = best["step_time_s"]
+    assert times[25] > times[800]

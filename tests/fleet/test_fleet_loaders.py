@@ -41,7 +41,7 @@ def test_demo_fleet_expands_groups() -> None:
     assert all(n.nvlink_domain is None for n in fleet.nodes if n.gpu_type == "L20")
     h800 = next(n for n in fleet.nodes if n.gpu_type == "H800")
     assert h800.cpu_milli == 192_000 and h800.memory_mib == 2048 * 1024
-    assert h800.labels["zone"] == "bj-a"
+    assert h800.labels["zone"] == "bj-a" and h800.network_gbps == 400
 
 
 def test_nvidia_smi_folder() -> None:
