@@ -3,7 +3,10 @@
 Each benchmark keeps the *best* time of several repetitions (the achievable peak, as
 vendor peaks are), after one warm-up call.  Conventions:
 
-* GEMM: ``2*m*n*k`` floating-point operations per ``A[m,k] @ B[k,n]``.
+* GEMM: ``2*m*n*k`` floating-point operations per ``A[m,k] @ B[k,n]``, averaged over the
+  three layouts of training (forward NT, data-gradient NN, weight-gradient TN) with operands
+  rotated through twice the last-level cache, so they come from memory as in a training
+  step rather than from a hot cache.
 * Memory: STREAM (McCalpin 1995) -- *copy* ``a = b`` moves 2 arrays, *triad*
   ``a = b + s*c`` moves 3; bandwidth = bytes moved / time, in GB/s (1e9).
 * All-reduce: bus bandwidth ``2(n-1)/n * bytes / time`` as nccl-tests reports it, so a
@@ -51,19 +54,30 @@ def bench_plan(device: str, quick: bool) -> BenchPlan:
     return BenchPlan((128, 256, 512, 1024, 2048), 1.0, 0.3, 256 * mib, (mib, 16 * mib, 64 * mib))
 
 
+Clock = Callable[[], float]
+
+
+def step_clock(device: str, threads: int) -> Clock:
+    """The clock that times one step: this process's CPU time for a single-threaded CPU run
+    (equal to wall time on an idle machine, and immune to other processes sharing the
+    cores), wall time otherwise (GPU work is asynchronous; several threads sum their time)."""
+    return time.process_time if device == "cpu" and threads == 1 else time.perf_counter
+
+
 def best_time(fn: Callable[[], Any], sync: Callable[[], None], budget_s: float,
-              min_reps: int = 2) -> float:
-    """Best wall time of one ``fn()`` call over at least ``min_reps`` calls and ``budget_s``."""
+              min_reps: int = 2, clock: Clock = time.perf_counter) -> float:
+    """Best time of one ``fn()`` call over at least ``min_reps`` calls and ``budget_s``
+    of wall time, after one warm-up call."""
     fn()
     sync()
     best = math.inf
     reps = 0
     start = time.perf_counter()
     while reps < min_reps or time.perf_counter() - start < budget_s:
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
         sync()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, clock() - t0)
         reps += 1
     return best
 
@@ -86,31 +100,78 @@ def gemm_supported(device: str, precision: str) -> bool:
     return True
 
 
+#: The three GEMMs of a linear layer in training: forward ``y = x W^T`` (NT), data gradient
+#: ``dx = dy W`` (NN), weight gradient ``dW = dy^T x`` (TN).  Each does a third of the work.
+LAYOUTS: dict[str, Callable[[Any, Any], Any]] = {
+    "NT": lambda a, b: a @ b.t(),
+    "NN": lambda a, b: a @ b,
+    "TN": lambda a, b: a.t() @ b,
+}
+
+
+def cache_bytes(device: str) -> int:
+    """Size of the last-level cache (CPU L3 from sysfs, GPU L2); 32 MiB when unknown."""
+    torch = require_torch()
+    default = 32 << 20
+    if device == "cuda":
+        return int(getattr(torch.cuda.get_device_properties(0), "L2_cache_size", default))
+    try:
+        text = Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip()
+    except OSError:
+        return default
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return int(text[:-1]) * units[text[-1]]
+    return int(text) if text.isdigit() else default
+
+
+def training_gemm_time(device: str, n: int, dtype: Any, budget_s: float,
+                       pool_bytes: int, clock: Clock = time.perf_counter) -> float:
+    """Mean seconds of an ``n^3`` GEMM over the three training layouts, cache-cold.
+
+    Operands rotate through ``pool_bytes`` of buffers (twice the last-level cache), so each
+    GEMM reads its inputs from memory as in a training step, where the kernels in between
+    evict them; the rotation is cut short when one pass would exceed the time budget.
+    """
+    torch = require_torch()
+    sync = _sync_for(device)
+    a0 = torch.randn(n, n, device=device).to(dtype)
+    t_call = max(best_time(lambda: a0 @ a0, sync, 0.0, min_reps=1, clock=clock), 1e-7)
+    elem = a0.element_size()
+    nbuf = min(256, max(1, math.ceil(pool_bytes / (3 * n * n * elem))),
+               max(1, int(budget_s / (3 * t_call))))
+    bufs = [(torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype))
+            for _ in range(nbuf)]
+    total = 0.0
+    for op in LAYOUTS.values():
+        def one_pass(op: Callable[[Any, Any], Any] = op) -> None:
+            for a, b in bufs:
+                op(a, b)
+
+        total += best_time(one_pass, sync, budget_s / 3, clock=clock) / nbuf
+    return total / len(LAYOUTS)
+
+
 def bench_gemm(
     device: str,
     sizes: tuple[int, ...],
     precisions: tuple[str, ...] = PRECISIONS,
     budget_s: float = 0.05,
     max_call_s: float = 0.5,
+    clock: Clock = time.perf_counter,
 ) -> tuple[list[GemmPoint], list[str]]:
-    """Square GEMM throughput per size and precision; returns (points, notes)."""
-    torch = require_torch()
-    sync = _sync_for(device)
+    """Training-GEMM throughput per size and precision (:func:`training_gemm_time`);
+    returns (points, notes)."""
     points: list[GemmPoint] = []
     notes: list[str] = []
+    pool = 2 * cache_bytes(device)
     for prec in precisions:
         if not gemm_supported(device, prec):
             notes.append(f"{prec} GEMM not supported on {device}; skipped")
             continue
         dtype = torch_dtype(prec)
         for n in sizes:
-            a = torch.randn(n, n, device=device).to(dtype)
-            b = torch.randn(n, n, device=device).to(dtype)
-
-            def mm(a: Any = a, b: Any = b) -> Any:
-                return torch.mm(a, b)
-
-            t = best_time(mm, sync, budget_s)
+            t = training_gemm_time(device, n, dtype, budget_s, pool, clock)
             points.append(GemmPoint(m=n, n=n, k=n, precision=prec, tflops=2 * n**3 / t / 1e12,
                                     seconds=t))
             if t > max_call_s:
@@ -119,7 +180,8 @@ def bench_gemm(
     return points, notes
 
 
-def bench_memory(device: str, nbytes: int, budget_s: float = 0.1) -> dict[str, float]:
+def bench_memory(device: str, nbytes: int, budget_s: float = 0.1,
+                 clock: Clock = time.perf_counter) -> dict[str, float]:
     """STREAM copy and triad bandwidth in GB/s over arrays of ``nbytes`` each."""
     torch = require_torch()
     sync = _sync_for(device)
@@ -128,9 +190,71 @@ def bench_memory(device: str, nbytes: int, budget_s: float = 0.1) -> dict[str, f
     b = torch.rand(n, dtype=torch.float32, device=device)
     c = torch.rand(n, dtype=torch.float32, device=device)
     size = n * 4
-    t_copy = best_time(lambda: a.copy_(b), sync, budget_s, min_reps=3)
-    t_triad = best_time(lambda: torch.add(b, c, alpha=3.0, out=a), sync, budget_s, min_reps=3)
+    t_copy = best_time(lambda: a.copy_(b), sync, budget_s, min_reps=3, clock=clock)
+    t_triad = best_time(lambda: torch.add(b, c, alpha=3.0, out=a), sync, budget_s, min_reps=3,
+                        clock=clock)
     return {"copy": 2 * size / t_copy / 1e9, "triad": 3 * size / t_triad / 1e9}
+
+
+#: Out-of-place elementwise kernels of a transformer training step, as eager PyTorch runs
+#: them (fresh outputs), with the bytes each moves per element in units of the element size
+#: (plus 1 byte for dropout's bool mask): residual add, GeLU, SwiGLU's silu(g)*u, softmax,
+#: LayerNorm, dropout.
+ELEMENTWISE: dict[str, tuple[Callable[[Any, Any, Any], Any], int, int]] = {
+    "add": (lambda x, y, w: x + y, 3, 0),
+    "gelu": (lambda x, y, w: _F().gelu(x), 2, 0),
+    "silu_mul": (lambda x, y, w: _F().silu(x) * y, 3, 0),
+    "softmax": (lambda x, y, w: _F().softmax(x, dim=-1), 2, 0),
+    "layer_norm": (lambda x, y, w: _F().layer_norm(x, (x.shape[-1],), w, w), 2, 0),
+    "dropout": (lambda x, y, w: require_torch().native_dropout(x, 0.1, True), 2, 1),
+}
+#: Kernels in the representative mix; dropout is measured but left out of the mix because
+#: most current LLM recipes (Llama, Mistral, Qwen, MPT) train without it.
+ELEMENTWISE_MIX: tuple[str, ...] = ("add", "gelu", "silu_mul", "softmax", "layer_norm")
+
+
+def _F() -> Any:  # noqa: N802 - torch.nn.functional, imported lazily
+    require_torch()
+    import torch.nn.functional as F  # noqa: N812
+
+    return F
+
+
+def bench_elementwise(device: str, precision: str, pool_bytes: int, chunk_bytes: int = 8 << 20,
+                      budget_s: float = 0.1, clock: Clock = time.perf_counter) -> dict[str, float]:
+    """Effective bandwidth (bytes moved / time, GB/s) of each :data:`ELEMENTWISE` kernel in
+    ``precision`` (rows of 1024 for softmax and LayerNorm).
+
+    Unlike STREAM this includes what the kernels cost beyond moving bytes: conversions of
+    16-bit formats, transcendental functions, random numbers, allocating the output.  Inputs
+    are ``chunk_bytes`` tensors rotated through ``pool_bytes`` (twice the last-level cache),
+    so they come from memory; chunks stay below glibc's 32 MiB mmap ceiling so that fresh
+    outputs reuse heap memory, as a training step's activations do after the first step.
+    """
+    torch = require_torch()
+    sync = _sync_for(device)
+    dtype = torch_dtype(precision)
+    elem = torch.empty((), dtype=dtype).element_size()
+    rows = max(1, chunk_bytes // elem // 1024)
+    nbuf = max(1, math.ceil(pool_bytes / (2 * rows * 1024 * elem)))
+    bufs = [(torch.randn(rows, 1024, device=device).to(dtype),
+             torch.randn(rows, 1024, device=device).to(dtype)) for _ in range(nbuf)]
+    w = torch.ones(1024, device=device).to(dtype)
+    out: dict[str, float] = {}
+    for name, (fn, elems_moved, extra) in ELEMENTWISE.items():
+        def one_pass(fn: Callable[[Any, Any, Any], Any] = fn) -> None:
+            for x, y in bufs:
+                fn(x, y, w)
+
+        t = best_time(one_pass, sync, budget_s / len(ELEMENTWISE), clock=clock) / nbuf
+        out[name] = rows * 1024 * (elems_moved * elem + extra) / t / 1e9
+    return out
+
+
+def mix_gbs(detail: dict[str, float]) -> float:
+    """Harmonic mean of the :data:`ELEMENTWISE_MIX` bandwidths (equal bytes per kernel)."""
+    rates = [detail[k] for k in ELEMENTWISE_MIX if k in detail]
+    return len(rates) / sum(1.0 / r for r in rates)
 
 
 def device_name(device: str) -> str:
@@ -156,7 +280,8 @@ def device_memory_gib(device: str) -> float:
 
 
 def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
-              collectives: bool = True) -> DeviceProfile:
+              collectives: bool = True,
+              precisions: tuple[str, ...] = PRECISIONS) -> DeviceProfile:
     """Run every microbenchmark on ``device`` and return the profile."""
     torch = require_torch()
     device = resolve_device(device)
@@ -164,9 +289,13 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # FP32 means FP32, as in the catalog
     plan = bench_plan(device, quick)
-    gemm, notes = bench_gemm(device, plan.gemm_sizes, budget_s=plan.gemm_budget_s,
-                             max_call_s=plan.max_gemm_call_s)
-    mem = bench_memory(device, plan.stream_bytes)
+    clock = step_clock(device, threads)
+    gemm, notes = bench_gemm(device, plan.gemm_sizes, precisions, budget_s=plan.gemm_budget_s,
+                             max_call_s=plan.max_gemm_call_s, clock=clock)
+    mem = bench_memory(device, plan.stream_bytes, clock=clock)
+    ew_prec = next((p for p in ("bf16", "fp16", "fp32") if any(g.precision == p for g in gemm)),
+                   "fp32")
+    ew = bench_elementwise(device, ew_prec, 2 * cache_bytes(device), clock=clock)
     coll: list[CollectivePoint] = []
     backend: str | None = None
     if collectives:
@@ -183,6 +312,9 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
         gemm=tuple(gemm),
         mem_bw_gbs=max(mem.values()),
         mem_bw_detail=mem,
+        elementwise_gbs=mix_gbs(ew),
+        elementwise_precision=ew_prec,
+        elementwise_detail=ew,
         allreduce_gbs=max((c.bus_gbs for c in coll), default=None),
         collectives=tuple(coll),
         backend=backend,

@@ -63,6 +63,14 @@ class DeviceProfile(BaseModel):
     gemm: tuple[GemmPoint, ...] = Field(min_length=1)
     mem_bw_gbs: float = Field(gt=0, description="best of the streaming kernels, GB/s")
     mem_bw_detail: dict[str, float] = Field(default_factory=dict, description="kernel -> GB/s")
+    elementwise_gbs: float | None = Field(
+        default=None, gt=0,
+        description="effective GB/s of training's elementwise kernels (harmonic mean of the "
+        "mix in microbench.ELEMENTWISE_MIX), in elementwise_precision",
+    )
+    elementwise_precision: str | None = None
+    elementwise_detail: dict[str, float] = Field(default_factory=dict,
+                                                 description="kernel -> effective GB/s")
     allreduce_gbs: float | None = Field(
         default=None, gt=0, description="best all-reduce bus bandwidth, GB/s (None: not run)"
     )

@@ -16,6 +16,7 @@ layer) are excluded -- they are counted as weights.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,17 +161,18 @@ def count_memory(cfg: ModelConfig, micro_batch: int, seq: int, precision: str = 
 
 def time_steps(cfg: ModelConfig, micro_batch: int, seq: int, steps: int,
                grad_accum: int = 1, precision: str = "bf16", grad_bytes: int = 2,
-               flash: bool = True, warmup: int = 1, seed: int = 0) -> list[float]:
-    """Wall seconds of ``steps`` optimizer steps (each ``grad_accum`` micro-batches)."""
+               flash: bool = True, warmup: int = 1, seed: int = 0,
+               clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Seconds (by ``clock``) of ``steps`` optimizer steps, each ``grad_accum`` micro-batches."""
     model = build(cfg, precision, flash, seed)
     opt = MixedPrecisionAdam(model, precision, grad_bytes)
     data = [batch(cfg, micro_batch, seq) for _ in range(grad_accum)]
     times = []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0 = clock()
         for ids, targets in data:
             (model(ids, targets) / grad_accum).backward()
         opt.step()
         if i >= warmup:
-            times.append(time.perf_counter() - t0)
+            times.append(clock() - t0)
     return times
