@@ -34,6 +34,14 @@ def test_quick_calibration_writes_a_usable_profile(cli: Callable[..., Any], tmp_
     assert {c.world for c in prof.collectives} == {2}
     acc = prof.to_accelerator()
     assert acc.fp32_tflops == prof.peak_tflops("fp32")
+    # elementwise kernels and the attention core, in the training precision
+    assert prof.elementwise_precision in prof.precisions
+    assert set(prof.elementwise_detail) >= {"add", "gelu", "softmax", "layer_norm", "dropout"}
+    assert prof.elementwise_gbs is not None
+    mix = [v for k, v in prof.elementwise_detail.items() if k != "dropout"]
+    assert min(mix) <= prof.elementwise_gbs <= max(mix)
+    assert prof.attention and all(a.fwd_tflops > 0 and a.bwd_tflops > 0 for a in prof.attention)
+    assert prof.attention_tflops_at(512, 64) > 0
 
 
 def test_human_output_names_every_measurement(cli: Callable[..., Any], tmp_path: Path) -> None:

@@ -8,13 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from gpuwise.calibrate.profile import DeviceProfile, GemmPoint
+from gpuwise.calibrate.profile import AttentionPoint, DeviceProfile, GemmPoint
 from gpuwise.catalog import get_accelerator
 from gpuwise.errors import GpuwiseError
 
 
 def _gemm(n: int, prec: str, tflops: float) -> GemmPoint:
     return GemmPoint(m=n, n=n, k=n, precision=prec, tflops=tflops, seconds=2 * n**3 / tflops / 1e12)
+
+
+def _attn(seq: int, d: int, fwd: float, bwd: float) -> AttentionPoint:
+    return AttentionPoint(batch=1, heads=8, seq=seq, head_dim=d, precision="bf16",
+                          fwd_tflops=fwd, bwd_tflops=bwd)
 
 
 def _profile(**kw: object) -> DeviceProfile:
@@ -24,6 +29,8 @@ def _profile(**kw: object) -> DeviceProfile:
         "device": "cpu", "name": "CPU Test", "torch_version": "2.13.0", "threads": 1,
         "memory_gib": 16.0, "gemm": gemm, "mem_bw_gbs": 20.0,
         "mem_bw_detail": {"copy": 20.0, "triad": 18.0}, "allreduce_gbs": 2.5,
+        "attention": (_attn(256, 64, 0.02, 0.01), _attn(1024, 64, 0.08, 0.04),
+                      _attn(1024, 128, 0.1, 0.05)),
     }
     base.update(kw)
     return DeviceProfile.model_validate(base)
@@ -107,3 +114,15 @@ def test_to_accelerator_takes_unmeasured_fields_from_the_catalog() -> None:
     assert acc.source_of("bf16_tflops") is not None
     assert "gpuwise calibrate" in (acc.source_of("bf16_tflops") or "")
     assert acc.source_of("fp8_tflops") == base.source_of("fp8_tflops")
+
+
+def test_attention_rate_uses_nearest_head_dim_and_log_seq() -> None:
+    p = _profile()
+    assert p.attention_tflops_at(1024, 128) == pytest.approx(0.1)
+    assert p.attention_tflops_at(1024, 120, "bwd") == pytest.approx(0.05)  # nearest: 128
+    assert p.attention_tflops_at(512, 64) == pytest.approx(math.sqrt(0.02 * 0.08))
+    assert p.attention_tflops_at(64, 64, "bwd") == pytest.approx(0.01)  # clamped
+    with pytest.raises(GpuwiseError, match="fwd or bwd"):
+        p.attention_tflops_at(512, 64, "sideways")
+    with pytest.raises(GpuwiseError, match="no attention measurements"):
+        _profile(attention=()).attention_tflops_at(512, 64)

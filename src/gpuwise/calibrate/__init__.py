@@ -6,6 +6,6 @@
 
 from __future__ import annotations
 
-from gpuwise.calibrate.profile import CollectivePoint, DeviceProfile, GemmPoint
+from gpuwise.calibrate.profile import AttentionPoint, CollectivePoint, DeviceProfile, GemmPoint
 
-__all__ = ["CollectivePoint", "DeviceProfile", "GemmPoint"]
+__all__ = ["AttentionPoint", "CollectivePoint", "DeviceProfile", "GemmPoint"]

@@ -50,7 +50,7 @@ def bench_plan(device: str, quick: bool) -> BenchPlan:
             (256, 512, 1024, 2048, 4096, 8192), 2.0, 0.3, 1024 * mib, (mib, 16 * mib, 256 * mib)
         )
     if quick:
-        return BenchPlan((64, 128, 256, 512), 0.15, 0.03, 32 * mib, (mib, 4 * mib))
+        return BenchPlan((64, 128, 256, 512), 0.05, 0.03, 32 * mib, (mib, 4 * mib))
     return BenchPlan((128, 256, 512, 1024, 2048), 1.0, 0.3, 256 * mib, (mib, 16 * mib, 64 * mib))
 
 
@@ -82,7 +82,7 @@ def best_time(fn: Callable[[], Any], sync: Callable[[], None], budget_s: float,
     return best
 
 
-def _sync_for(device: str) -> Callable[[], None]:
+def sync_for(device: str) -> Callable[[], None]:
     torch = require_torch()
     if device == "cuda":
         return torch.cuda.synchronize
@@ -134,7 +134,7 @@ def training_gemm_time(device: str, n: int, dtype: Any, budget_s: float,
     evict them; the rotation is cut short when one pass would exceed the time budget.
     """
     torch = require_torch()
-    sync = _sync_for(device)
+    sync = sync_for(device)
     a0 = torch.randn(n, n, device=device).to(dtype)
     t_call = max(best_time(lambda: a0 @ a0, sync, 0.0, min_reps=1, clock=clock), 1e-7)
     elem = a0.element_size()
@@ -170,12 +170,13 @@ def bench_gemm(
             notes.append(f"{prec} GEMM not supported on {device}; skipped")
             continue
         dtype = torch_dtype(prec)
-        for n in sizes:
+        for i, n in enumerate(sizes):
             t = training_gemm_time(device, n, dtype, budget_s, pool, clock)
             points.append(GemmPoint(m=n, n=n, k=n, precision=prec, tflops=2 * n**3 / t / 1e12,
                                     seconds=t))
-            if t > max_call_s:
-                notes.append(f"{prec} GEMM sizes above {n} skipped ({t:.2f} s per GEMM)")
+            nxt = sizes[i + 1] if i + 1 < len(sizes) else None
+            if nxt is not None and t * (nxt / n) ** 3 > max_call_s:  # O(n^3) at the same rate
+                notes.append(f"{prec} GEMM sizes above {n} skipped ({t:.3f} s per GEMM)")
                 break
     return points, notes
 
@@ -184,7 +185,7 @@ def bench_memory(device: str, nbytes: int, budget_s: float = 0.1,
                  clock: Clock = time.perf_counter) -> dict[str, float]:
     """STREAM copy and triad bandwidth in GB/s over arrays of ``nbytes`` each."""
     torch = require_torch()
-    sync = _sync_for(device)
+    sync = sync_for(device)
     n = max(1, nbytes // 4)
     a = torch.empty(n, dtype=torch.float32, device=device)
     b = torch.rand(n, dtype=torch.float32, device=device)
@@ -232,7 +233,7 @@ def bench_elementwise(device: str, precision: str, pool_bytes: int, chunk_bytes:
     outputs reuse heap memory, as a training step's activations do after the first step.
     """
     torch = require_torch()
-    sync = _sync_for(device)
+    sync = sync_for(device)
     dtype = torch_dtype(precision)
     elem = torch.empty((), dtype=dtype).element_size()
     rows = max(1, chunk_bytes // elem // 1024)
@@ -296,6 +297,10 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
     ew_prec = next((p for p in ("bf16", "fp16", "fp32") if any(g.precision == p for g in gemm)),
                    "fp32")
     ew = bench_elementwise(device, ew_prec, 2 * cache_bytes(device), clock=clock)
+    from gpuwise.calibrate.attention import attention_shapes, bench_attention
+
+    attn = bench_attention(device, ew_prec, attention_shapes(device, quick),
+                           budget_s=plan.gemm_budget_s, clock=clock)
     coll: list[CollectivePoint] = []
     backend: str | None = None
     if collectives:
@@ -315,6 +320,7 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
         elementwise_gbs=mix_gbs(ew),
         elementwise_precision=ew_prec,
         elementwise_detail=ew,
+        attention=tuple(attn),
         allreduce_gbs=max((c.bus_gbs for c in coll), default=None),
         collectives=tuple(coll),
         backend=backend,

@@ -38,6 +38,24 @@ class GemmPoint(BaseModel):
     seconds: float = Field(gt=0, description="best time of one GEMM")
 
 
+class AttentionPoint(BaseModel):
+    """One causal attention-core measurement (``scaled_dot_product_attention``).
+
+    FLOPs as FlashAttention-2 counts them: forward ``2 b a s^2 d`` (causal half of
+    ``4 b a s^2 d``), backward 2.5x the forward.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch: int = Field(gt=0)
+    heads: int = Field(gt=0)
+    seq: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    precision: Precision
+    fwd_tflops: float = Field(gt=0)
+    bwd_tflops: float = Field(gt=0)
+
+
 class CollectivePoint(BaseModel):
     """One all-reduce measurement between ``world`` local processes."""
 
@@ -71,6 +89,7 @@ class DeviceProfile(BaseModel):
     elementwise_precision: str | None = None
     elementwise_detail: dict[str, float] = Field(default_factory=dict,
                                                  description="kernel -> effective GB/s")
+    attention: tuple[AttentionPoint, ...] = ()
     allreduce_gbs: float | None = Field(
         default=None, gt=0, description="best all-reduce bus bandwidth, GB/s (None: not run)"
     )
@@ -143,6 +162,27 @@ class DeviceProfile(BaseModel):
                 f"{', '.join(self.precisions)}{did_you_mean(precision, self.precisions)}"
             )
         return math.exp(_interp(math.log(m * n * k), pts))
+
+    def attention_tflops_at(self, seq: int, head_dim: int, direction: str = "fwd") -> float:
+        """Causal attention-core TFLOP/s (``direction`` "fwd" or "bwd") at sequence length
+        ``seq``: the measurements with the nearest head dimension, interpolated in
+        ``log seq`` (geometrically in TFLOP/s) and held constant outside the measured range.
+        """
+        if direction not in ("fwd", "bwd"):
+            raise GpuwiseError(f"direction: expected fwd or bwd, got {direction!r}")
+        if not self.attention:
+            raise GpuwiseError(f"{self.name}: the profile has no attention measurements "
+                               "(re-run `gpuwise calibrate`)")
+        if seq <= 0 or head_dim <= 0:
+            raise GpuwiseError(f"seq and head_dim must be positive, got {seq}, {head_dim}")
+        best_d = min({a.head_dim for a in self.attention},
+                     key=lambda d: abs(math.log(d / head_dim)))
+        pts = sorted(
+            (math.log(a.seq), math.log(a.fwd_tflops if direction == "fwd" else a.bwd_tflops))
+            for a in self.attention
+            if a.head_dim == best_d
+        )
+        return math.exp(_interp(math.log(seq), pts))
 
     # ---- bridge to the catalog ---------------------------------------------------------
 
