@@ -250,3 +250,34 @@ def test_pipeline_split_covers_every_layer(layers: int, pp: int) -> None:
     assert first + last + (pp - 2) * middle == layers if pp > 1 else first == layers
     assert min(first, last) >= 1
     assert middle >= 1 or pp <= 2
+
+
+def test_numpy_integers_from_the_search_are_accepted() -> None:
+    np = pytest.importorskip("numpy")
+    p = {k: (np.int64(v) if isinstance(v, int) else v) for k, v in plan().items()}
+    assert parse_megatron(emit("megatron", LLAMA, p)).global_batch_size == 256
+    with pytest.raises(GpuwiseError, match="positive integer"):
+        emit("megatron", LLAMA, plan(dp=2.5))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_plan_train_emit_matches_the_best_plan(cli: Any, fmt: str) -> None:
+    res = cli("plan", "train", "--model", "llama-3-8b", "--gpus", "16xA800",
+              "--global-batch", "256", "--emit", fmt, "--json")
+    assert res.code == 0, res.err
+    out = res.json()
+    best, text = out["best"], out["emitted"]
+    if fmt == "megatron":
+        a = parse_megatron(text)
+        got = (a.tensor_model_parallel_size, a.pipeline_model_parallel_size, a.micro_batch_size)
+        assert a.use_distributed_optimizer == (best["zero"] >= 1)
+    elif fmt == "torchtitan":
+        par = tomllib.loads(text)["parallelism"]
+        got = (par["tensor_parallel_degree"], par["pipeline_parallel_degree"],
+               par.get("pipeline_parallel_microbatch_size", best["micro_batch"]))
+    else:
+        cfg = json.loads(text)
+        got = (cfg.get("tensor_parallel", {}).get("autotp_size", 1),
+               cfg.get("pipeline", {}).get("stages", 1), cfg["train_micro_batch_size_per_gpu"])
+        assert cfg["zero_optimization"]["stage"] == best["zero"]
+    assert got == (best["tp"], best["pp"], best["micro_batch"])

@@ -53,6 +53,13 @@ def calibrate_cmd(
               f"(size:GFLOP/s {sizes})")
     detail = ", ".join(f"{k} {v:.1f}" for k, v in profile.mem_bw_detail.items())
     print(f"memory   {profile.mem_bw_gbs:.1f} GB/s  ({detail})")
+    if profile.elementwise_gbs is not None:
+        kernels = ", ".join(f"{k} {v:.1f}" for k, v in profile.elementwise_detail.items())
+        print(f"elementwise {profile.elementwise_gbs:.1f} GB/s {profile.elementwise_precision} "
+              f"mix ({kernels})")
+    for a in profile.attention:
+        print(f"attention {a.precision} seq {a.seq} d {a.head_dim}: fwd {a.fwd_tflops:.4g} / "
+              f"bwd {a.bwd_tflops:.4g} TFLOP/s")
     if profile.allreduce_gbs is not None:
         print(f"allreduce {profile.allreduce_gbs:.2f} GB/s bus bandwidth "
               f"({profile.backend}, {profile.collectives[0].world} processes)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 from gpuwise.errors import GpuwiseError, did_you_mean
@@ -70,9 +71,9 @@ def check_plan(model: ModelConfig, plan: Mapping[str, Any]) -> LaunchPlan:
     vals: dict[str, Any] = {}
     for k in INT_KEYS:
         v = plan[k]
-        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "zero" else 1):
+        if isinstance(v, bool) or not isinstance(v, Integral) or v < (0 if k == "zero" else 1):
             raise GpuwiseError(f"plan: {k}: expected a positive integer, got {v!r}")
-        vals[k] = v
+        vals[k] = int(v)  # numpy integers from the search arrays included
     for k, choices in (("recompute", RECOMPUTE), ("precision", PRECISION)):
         v = str(plan[k])
         if v not in choices:
