@@ -3,7 +3,7 @@
 Reference policies follow the FGD artifact's run scripts (``generate_run_scripts.py``): one
 score plugin each (weight 1000 there; the weight does not change the argmax), GPU selection
 ``random`` for Random, ``best`` (best fit) for DotProd/GpuClustering/GpuPacking/BestFit, and the
-plugin's own choice for FGD.
+plugin's own choice for FGD.  ``fgd-cpu`` is gpuwise's own (see :mod:`gpuwise.sched.fgd_cpu`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import MappingProxyType
 from gpuwise.errors import GpuwiseError, did_you_mean
 from gpuwise.sched import gpusel
 from gpuwise.sched.fgd import FgdScore
+from gpuwise.sched.fgd_cpu import FgdCpuScore
 from gpuwise.sched.policy import Policy
 from gpuwise.sched.scores import (
     BestFitScore,
@@ -53,6 +54,11 @@ def _fgd() -> Policy:
                   ((FgdScore(), 1.0),), gpusel.from_hint, needs_mix=True)
 
 
+def _fgd_cpu() -> Policy:
+    return Policy("fgd-cpu", "gpuwise: FGD + expected GPU stranded by CPU exhaustion",
+                  ((FgdCpuScore(), 1.0),), gpusel.from_hint, needs_mix=True)
+
+
 _FACTORIES: MappingProxyType[str, Callable[[], Policy]] = MappingProxyType({
     "random": _random,
     "dotprod": _dotprod,
@@ -60,6 +66,7 @@ _FACTORIES: MappingProxyType[str, Callable[[], Policy]] = MappingProxyType({
     "gpu-packing": _packing,
     "best-fit": _best_fit,
     "fgd": _fgd,
+    "fgd-cpu": _fgd_cpu,
 })
 
 REFERENCE_POLICIES = ("random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd")
