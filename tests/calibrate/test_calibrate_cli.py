@@ -82,3 +82,11 @@ def test_gpuwise_imports_without_torch() -> None:
         "assert 'torch' not in sys.modules, 'torch imported eagerly'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cuda_without_a_gpu_is_one_line(cli: Callable[..., Any], tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():  # on a GPU machine this is a real calibration, not an error
+        return
+    res = cli("calibrate", "--quick", "--device", "cuda", "--out", str(tmp_path / "p.json"))
+    assert res.code == 2 and "no CUDA device" in res.err
