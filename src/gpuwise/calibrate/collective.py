@@ -44,7 +44,10 @@ def bench_allreduce(device: str, sizes: tuple[int, ...], world: int = 2,
     if backend == "nccl" and torch.cuda.device_count() < world:
         return [], None, [f"all-reduce skipped: NCCL needs {world} GPUs, "
                           f"{torch.cuda.device_count()} visible"]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # the ranks import this package the way the parent did, installed or not
+    src_root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (src_root, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
     with tempfile.TemporaryDirectory(prefix="gpuwise-calib-") as tmp:
         cmd = [sys.executable, "-m", "gpuwise.calibrate.collective", "--world", str(world),
                "--backend", backend, "--store", str(Path(tmp) / "store"),
