@@ -68,7 +68,8 @@ def main() -> int:
             alloc = float(np.mean([allocation_curve(t)[130] for t in traces]))
             unalloc[(w, p)] = traces[0].total_gpus * (100 - alloc) / 100
             base = unalloc.get((w, "fgd"))
-            rel = "" if base is None or p == "fgd" else f"{100 * (unalloc[(w, p)] / base - 1):+.1f}%"
+            rel = ("" if base is None or p == "fgd"
+                   else f"{100 * (unalloc[(w, p)] / base - 1):+.1f}%")
             print(f"{w:<13}{p:<16}{alloc:>11.2f}{unalloc[(w, p)]:>14.1f}{rel:>9}")
     print(f"{len(jobs)} runs in {elapsed:.0f} s with {args.workers} workers")
     if args.out is not None:
