@@ -102,3 +102,17 @@ def test_rejection_and_gang_rollback() -> None:
     assert snap.used_gpu_milli == 8000 and {p.node for p in placed} == {0, 1}
     assert s.used_gpu_milli == 0
     assert np.array_equal(s.gpu_free[:, :4], np.full((2, 4), 1000))
+
+
+def test_fgd_cpu_avoids_stranding_gpus_behind_cpu() -> None:
+    # Typical pods ask 2 cores per GPU.  A 1-GPU pod with 5 cores fits both nodes and FGD
+    # sees no fragment either way (a tie, broken here towards the CPU-poor node "poor"), but
+    # on "poor" 3 GPUs would be left with 3 cores: fgd-cpu puts the pod on "rich".
+    mix = WorkloadMix.from_requests([whole(1, cpu=2_000)], popularity=1.0)
+    s = ClusterSnapshot.from_nodes([node("poor", 4, cpu=8_000), node("rich", 4, cpu=64_000)])
+    tie = np.array([0, 1])
+    pod = whole(1, cpu=5_000)
+    fgd = get_policy("fgd").decide(s, pod, rng(), mix, tie)
+    ours = get_policy("fgd-cpu").decide(s, pod, rng(), mix, tie)
+    assert isinstance(fgd, Placement) and isinstance(ours, Placement)
+    assert (fgd.node_name, ours.node_name) == ("poor", "rich")
