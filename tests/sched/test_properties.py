@@ -69,3 +69,20 @@ def test_no_overcommit_and_deterministic(specs: list[tuple[int, str, int, int]],
     placed = [r for r, entry in zip(reqs, log, strict=True) if entry is not None]
     assert snap.used_gpu_milli == sum(r.total_gpu_milli for r in placed)
     assert _run(policy, specs, reqs, seed)[1] == log
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(nodes_st, st.lists(request_st(), min_size=1, max_size=20), st.integers(0, 2**16))
+def test_incremental_fragmentation_equals_recomputed(specs: list[tuple[int, str, int, int]],
+                                                     reqs: list[Request], seed: int) -> None:
+    from gpuwise.sched.frag import _stats_rows, node_frag, node_stats
+
+    snap, _ = _run("fgd", specs, reqs, seed)  # every step reuses the parent's memoized rows
+    mix = WorkloadMix.from_requests(reqs)
+    assert np.array_equal(node_stats(snap, mix), _stats_rows(mix)(snap, None))
+    # the same state in a snapshot with no memo at all: everything computed from scratch
+    fresh = ClusterSnapshot.from_nodes(
+        [NodeSpec(f"n{i}", c, m, g, mod) for i, (g, mod, c, m) in enumerate(specs)])
+    fresh = fresh._child(snap.cpu_free.copy(), snap.mem_free.copy(), snap.gpu_free.copy(),
+                         snap.pod_classes.copy(), ())
+    assert np.allclose(node_frag(snap, mix), node_frag(fresh, mix))
