@@ -81,22 +81,18 @@ def run_once(nodes: Sequence[NodeSpec], pods: Sequence[Request], policy_name: st
     used = np.zeros(n, dtype=np.int64)
     frag = np.zeros(n)
     failed = np.zeros(n, dtype=bool)
-    # the fragment metric: FGD-style policies already keep per-node fragmentation memoized
-    # on the snapshot; for the others one row is recomputed per placement
-    if policy.needs_mix:
-        def frag_of(sn: ClusterSnapshot, node: int) -> float:
-            return float(node_frag(sn, mix)[node])
-    else:
-        def frag_of(sn: ClusterSnapshot, node: int) -> float:
-            return _node_frag_row(sn, mix, access, node)
-    frag_now = float(sum(_node_frag_row(snap, mix, access, i) for i in range(snap.num_nodes)))
+    # the fragment metric, per node, updated for the node each placement changes
+    per_node = np.array([_node_frag_row(snap, mix, access, i) for i in range(snap.num_nodes)])
+    frag_now = float(per_node.sum())
     used_now = 0
     for i, req in enumerate(seq):
         d = policy.decide(snap, req, rng, mix, tie_rank)
         if isinstance(d, Placement):
-            before = frag_of(snap, d.node)
             snap = snap.place(d)
-            frag_now += frag_of(snap, d.node) - before
+            after = (float(node_frag(snap, mix)[d.node]) if policy.needs_mix  # memoized
+                     else _node_frag_row(snap, mix, access, d.node))
+            frag_now += after - per_node[d.node]
+            per_node[d.node] = after
             used_now += req.total_gpu_milli
         else:
             failed[i] = True
