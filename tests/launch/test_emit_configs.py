@@ -74,6 +74,9 @@ def megatron_parser() -> argparse.ArgumentParser:
     p.add_argument("--recompute-granularity", choices=["full", "selective"])
     p.add_argument("--recompute-method", choices=["uniform", "block"])
     p.add_argument("--moe-layer-freq", type=str)
+    p.add_argument("--no-gradient-accumulation-fusion", action="store_false",
+                   dest="gradient_accumulation_fusion")
+    p.add_argument("--ckpt-format", choices=["torch", "torch_dist", "zarr", "fsdp_dtensor"])
     return p
 
 
@@ -182,6 +185,7 @@ def test_megatron_args_parse_and_reflect_plan(p: dict[str, Any]) -> None:
     strategy = {2: "optim_grads", 3: "optim_grads_params"}.get(p["zero"])
     assert a.data_parallel_sharding_strategy == strategy
     assert a.use_megatron_fsdp == (p["zero"] >= 2)
+    assert a.ckpt_format == ("fsdp_dtensor" if p["zero"] >= 2 else None)
     assert a.recompute_granularity == {"none": None}.get(p["recompute"], p["recompute"])
     # architecture
     assert (a.num_layers, a.hidden_size, a.num_attention_heads) == (80, 8192, 64)

@@ -93,7 +93,9 @@ def parallel_args(model: ModelConfig, p: LaunchPlan) -> list[list[str]]:
         a.append(["--use-distributed-optimizer"])
     if p.zero >= 2:
         strategy = "optim_grads" if p.zero == 2 else "optim_grads_params"
-        a += [["--use-megatron-fsdp"], ["--data-parallel-sharding-strategy", strategy]]
+        # Megatron-FSDP's documented companions: no fused wgrad accumulation, DTensor ckpts
+        a += [["--use-megatron-fsdp"], ["--data-parallel-sharding-strategy", strategy],
+              ["--no-gradient-accumulation-fusion"], ["--ckpt-format", "fsdp_dtensor"]]
     a.append(["--overlap-grad-reduce"])
     if p.zero >= 1:
         a.append(["--overlap-param-gather"])
