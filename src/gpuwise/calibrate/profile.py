@@ -26,7 +26,9 @@ SCHEMA_VERSION = 1
 
 
 class GemmPoint(BaseModel):
-    """One GEMM measurement: ``C[m,n] = A[m,k] @ B[k,n]`` at ``tflops`` (2mnk / best time)."""
+    """One GEMM measurement: ``A[m,k] @ B[k,n]`` at ``tflops = 2mnk / seconds``, where
+    ``seconds`` is the mean over the three training layouts (forward NT, data-gradient NN,
+    weight-gradient TN) of each layout's best time with cache-cold operands."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,7 +37,7 @@ class GemmPoint(BaseModel):
     k: int = Field(gt=0)
     precision: Precision
     tflops: float = Field(gt=0)
-    seconds: float = Field(gt=0, description="best time of one GEMM")
+    seconds: float = Field(gt=0, description="time of one GEMM (see class doc)")
 
 
 class AttentionPoint(BaseModel):
