@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-cpu clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
@@ -31,6 +31,16 @@ test: $(STAMP_TEST)
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+
+# Speed and validation figures (printed, never asserted); see each script's --help.
+bench: $(STAMP_TEST)
+	$(PY) benchmarks/bench_plan_search.py
+	$(PY) benchmarks/bench_pack.py
+	$(PY) benchmarks/bench_replay.py
+
+bench-cpu: $(STAMP_TEST)
+	$(PY) benchmarks/bench_cpu_validation.py --quick
+	$(PY) benchmarks/bench_serve_cpu.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
