@@ -10,6 +10,7 @@ import pytest
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.flops import (
     flops_per_step,
+    korthikanti_hardware_flops,
     korthikanti_model_flops,
     narayanan_flops_per_iteration,
 )
@@ -48,6 +49,18 @@ def test_model_flops_match_korthikanti(row: dict[str, str]) -> None:
     b = int(row["global_batch"])
     paper = korthikanti_model_flops(b, 2048, m.layers, m.hidden, m.vocab)
     assert flops_per_step(m, 2048, b)["model_flops"] == pytest.approx(paper, rel=0.01)
+
+
+@pytest.mark.parametrize("row", KORTHIKANTI, ids=[r["model"] for r in KORTHIKANTI])
+def test_korthikanti_hfu_definition(row: dict[str, str]) -> None:
+    """The published HFU / MFU ratio is the paper's hardware / model FLOPs ratio."""
+    m = get_model(K_MODEL[row["model"]])
+    b = int(row["global_batch"])
+    ratio = korthikanti_hardware_flops(b, 2048, m.layers, m.hidden, m.vocab) / (
+        korthikanti_model_flops(b, 2048, m.layers, m.hidden, m.vocab)
+    )
+    published = float(row["hfu_pct_sp_selective"]) / float(row["mfu_pct_sp_selective"])
+    assert ratio == pytest.approx(published, abs=0.003)  # table rounds to 0.1 point
 
 
 @pytest.mark.parametrize("n", [1, 4, 64, 1024])

@@ -13,7 +13,8 @@ Stable API (other modules import these names):
   ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``).
 - ``gpuwise.planner.flops``: ``model_flops_per_token(model, seq)``,
   ``hardware_flops_per_token(model, seq, recompute)``, ``flops_per_step(model, seq,
-  global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``.
+  global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``,
+  ``korthikanti_hardware_flops`` (the paper's HFU numerator).
 - ``gpuwise.planner.memory``: ``zero_model_state_bytes(psi, n, stage, ...)``,
   ``memory_breakdown(model, cands, setup, hbm_gib)``.
 - ``gpuwise.planner.evaluate``: ``evaluate_config(model, gpu, *, seq, global_batch, gpus,

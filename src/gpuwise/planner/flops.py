@@ -32,6 +32,19 @@ def korthikanti_model_flops(batch: int, seq: int, layers: int, hidden: int, voca
     return 72.0 * b * s * ll * h * h * (1.0 + s / (6.0 * h) + v / (12.0 * ll * h))
 
 
+def korthikanti_hardware_flops(batch: int, seq: int, layers: int, hidden: int, vocab: int) -> float:
+    """Korthikanti et al. 2022 sec. 6 hardware FLOPs with selective recompute, as the paper
+    counts them for its HFU column: ``72 B s l h^2 (1 + s/3h + V/12lh)``.
+
+    The paper doubles the attention-core term of the model FLOPs (``s/6h -> s/3h``: the
+    recomputed core counted as forward *and* backward); the physical re-run is one forward
+    (``hardware_flops_per_token`` adds ``4 s h`` per token and layer, not ``12 s h``).
+    Use this only to compare against the published HFU.
+    """
+    b, s, ll, h, v = float(batch), float(seq), float(layers), float(hidden), float(vocab)
+    return 72.0 * b * s * ll * h * h * (1.0 + s / (3.0 * h) + v / (12.0 * ll * h))
+
+
 def attn_dims(model: ModelConfig) -> tuple[int, int]:
     """Per-head (query/key dim, value dim): ``(hd, hd)`` for MHA/GQA, MLA's own dims."""
     if model.mla is not None:

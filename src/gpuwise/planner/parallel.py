@@ -28,19 +28,34 @@ class Engine:
     overlap_tp: bool = False  # TP collectives overlap GEMMs (TE userbuffers); off by default
     grad_bytes: int = 2  # bytes per gradient element kept and reduced (4 = fp32 main grads)
     fused_kernels: bool = True  # fused bias/dropout/add, fused softmax, fused norms
+    # weight-gradient GEMMs accumulate straight into the fp32 main-grad buffer (Megatron-LM's
+    # gradient_accumulation_fusion, apex fused_weight_gradient_mlp_cuda) instead of a separate
+    # ``main_grad += grad`` pass over every parameter each micro-batch (off unless the engine is
+    # known to fuse it: eager autograd accumulates ``.grad`` with a separate add)
+    grad_acc_fusion: bool = False
+    # flash-attention kernel generation: 2 = FlashAttention-2 work partitioning (and later);
+    # 1 = the original algorithm (FlashAttention-1 CUDA, or its Triton port with ALiBi bias)
+    flash_generation: int = 2
 
 
 ENGINES: dict[str, Engine] = {
     # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
     # all-reduced after the backward pass (no overlap), fused kernels.
     "megatron-2021": Engine("megatron-2021", False, False, False, False, 4, True),
-    # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism.
-    "megatron-2022": Engine("megatron-2022", False, True, False, False, 4, True),
+    # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
+    # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).
+    "megatron-2022": Engine("megatron-2022", False, True, False, False, 4, True, True),
     # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
-    "modern": Engine("modern", True, True, True, False, 2, True),
-    # PyTorch FSDP-style eager training (llm-foundry, HF): flash attention, overlap, no TP
+    "modern": Engine("modern", True, True, True, False, 2, True, True),
+    # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),
+    # MosaicML Composer / llm-foundry as benchmarked in 2023 (torch 1.13, ``attn_impl:
+    # triton``): FSDP in eager PyTorch with the Triton port of the first FlashAttention
+    # algorithm (the only one taking MPT's ALiBi bias).
+    "llm-foundry-2023": Engine(
+        "llm-foundry-2023", True, True, True, False, 2, False, False, flash_generation=1
+    ),
 }
 
 
@@ -54,7 +69,7 @@ class Setup:
     gpus_per_node: int = 8
     net_gbs_per_gpu: float = 25.0  # inter-node bandwidth per GPU, GB/s per direction
     mem_margin: float = 0.05  # keep this fraction of HBM free
-    engine: Engine = field(default_factory=Engine)
+    engine: Engine = field(default_factory=lambda: ENGINES["modern"])
     tokens: float | None = None  # tokens for the whole run (for days / GPU-hours)
 
 

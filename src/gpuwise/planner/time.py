@@ -23,15 +23,28 @@ from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 
-#: Latency of one intra-node / inter-node collective (NCCL small-message latency, nccl-tests).
-LAT_INTRA_S = 10e-6
-LAT_INTER_S = 30e-6
+#: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
+#: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
+#: per-step hop latency, ``2 (n-1)`` steps for all-reduce and ``n-1`` for all-gather /
+#: reduce-scatter.  Hop latency 3.4 us over NVLink, 9.6 us over the network.
+LAT_BASE_S = 8.4e-6
+LAT_INTRA_S = 3.4e-6
+LAT_INTER_S = 9.6e-6
 #: Flash-attention backward executes 2.5x the forward's FLOPs (it recomputes QK^T; Dao 2023).
 FLASH_BWD_RATIO = 2.5
+#: HBM bytes per logit of an fp32 softmax cross-entropy and its gradient (Megatron-LM's
+#: vocab-parallel loss on ``logits.float()``; eager ``F.cross_entropy`` under autocast is the
+#: same chain): cast to fp32 (2 + 4), max (4), subtract (8), exp (8), sum (4), normalize (8),
+#: scale by the incoming gradient (8), cast back to 16 bits (4 + 2).
+CE_BYTES_PER_LOGIT = 52.0
+#: Time of a first-generation FlashAttention kernel relative to FlashAttention-2's: Dao 2023
+#: (arXiv 2307.08691, abstract) -- FlashAttention-2 is "around 2x" faster, "50-73%" of the
+#: A100's peak against the original's "25-40%" (its Triton port is "slightly slower" still).
+FLASH_GEN1_SLOWDOWN = 2.0
 
 
 def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bandwidth GB/s, latency s) for a group whose ranks span ``span`` consecutive GPUs."""
+    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs."""
     intra = span <= setup.gpus_per_node
     bw = np.where(intra, hw.link_gbs, setup.net_gbs_per_gpu * NET_FRACTION)
     lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
@@ -39,12 +52,15 @@ def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _allreduce(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    return np.where(n > 1, 2.0 * (n - 1) / n * nbytes / (bw * 1e9) + lat, 0.0)
+    """Ring all-reduce: ``2 (n-1)/n * S / B`` plus ``2 (n-1)`` hop latencies."""
+    steps = 2.0 * (n - 1)
+    return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
 
 
 def _gather(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """All-gather or reduce-scatter of ``nbytes`` (the full, unsharded size)."""
-    return np.where(n > 1, (n - 1) / n * nbytes / (bw * 1e9) + lat, 0.0)
+    steps = n - 1.0
+    return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
 
 
 def _gemms(
@@ -118,6 +134,8 @@ def _layer_times(
         flops_f = 0.5 * 2.0 * q_len * s * (d_qk + d_v) * heads_local  # causal blocks skipped
         rate_t = hw.gemm_time(q_len, s * np.ones(len(c)), d_qk * np.ones(len(c)), "bf16")
         per_flop = rate_t / (2.0 * q_len * s * d_qk)
+        if eng.flash_generation < 2:
+            per_flop = per_flop * FLASH_GEN1_SLOWDOWN
         attn_f = flops_f * per_flop
         attn_b = FLASH_BWD_RATIO * attn_f
         scores_bytes_f = scores_bytes_b = np.zeros(len(c))
@@ -154,11 +172,16 @@ def _layer_times(
     fp8_b = np.where(c.fp8 == 1, 3.0 * gemm_out_grad, 0.0)
     elem_f = hw.stream_time((per_tok + fp8_f) * tok) + scores_f
     elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
-    # tensor-parallel collectives: 2 per layer forward, 2 backward, on activations of tok x h
+    # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
+    # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
+    # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
+    # inputs of the two column-parallel GEMMs once more for their weight gradients -- they
+    # are not kept (Korthikanti et al. 2022 sec. 4.2.2): 6 gather-sized ops backward, not 4.
     bw, lat = _link(hw, setup, c.tp)
     tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
     comm_f = 2.0 * tp_one
-    comm_b = 2.0 * tp_one
+    redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
+    comm_b = 2.0 * tp_one + redo
     if moe:
         ebw, elat = _link(hw, setup, c.tp * c.cp * c.ep)
         a2a = np.where(
@@ -216,20 +239,30 @@ def step_time(
     logits_b = hw.gemm_time(tok, model.hidden * ones, v_t, "bf16") + hw.gemm_time(
         v_t, model.hidden * ones, tok, "bf16"
     )
-    logits_e = hw.stream_time(3.0 * 4.0 * tok * v_t)
+    logits_e = hw.stream_time(CE_BYTES_PER_LOGIT * tok * v_t)
     last_extra = logits_f + logits_b + logits_e
-    # pipeline point-to-point: activations of tok x h (SP-sharded) forward and backward
-    rep = 1.0 / c.tp if eng.sequence_parallel else 1.0
+    # pipeline point-to-point: activations of tok x h (SP-sharded) forward and backward, once
+    # per model chunk: interleaving multiplies the traffic by v (Narayanan et al. 2021 2.2.2)
+    # Each tensor-parallel rank sends only its 1/t slice: sequence parallelism keeps it sliced;
+    # without it the receiving stage all-gathers the slices over its intra-node link
+    # (Narayanan et al. 2021 sec. 4.1, scatter/gather optimization).
+    act = 2.0 * model.hidden * tok
     pbw, plat = _link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
-    p2p = np.where(c.pp > 1, 2.0 * (2.0 * model.hidden * tok * rep / (pbw * 1e9) + plat), 0.0)
-    # weight gradients are accumulated into the gradient buffer every micro-batch: read and
-    # write ``grad_bytes`` per local parameter (fp32 main grads: 8 B; bf16: 4 B)
+    hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
+    if not eng.sequence_parallel:
+        hop = hop + _gather(act, c.tp, *_link(hw, setup, c.tp))
+    p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
+    # weight gradients are accumulated into the gradient buffer every micro-batch: read the
+    # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
+    # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
+    # nothing extra when the wgrad GEMM accumulates into the buffer itself
+    n_dp = (c.dp * c.cp).astype(float)
     sp = stage_params(model, c)
     p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
-    grad_acc = hw.stream_time(2.0 * eng.grad_bytes * p_stage)
+    p_acc = np.where(c.zero >= 2, p_stage / n_dp, p_stage)
+    grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(2.0 * eng.grad_bytes * p_acc)
     mb_time = layer_mb + last_extra + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
-    n_dp = (c.dp * c.cp).astype(float)
     dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
     z3 = np.where(
         c.zero == 3,
@@ -240,8 +273,11 @@ def step_time(
     z2 = np.where(c.zero == 2, _gather(eng.grad_bytes * p_stage, n_dp, dbw, dlat), 0.0)
     mb_time = mb_time + np.maximum(0.0, z3 - layer_mb) + np.maximum(0.0, z2 - per_stage * bwd)
     m = microbatches(c, setup)
-    pipe = (m + (c.pp - 1) / c.vpp) * mb_time
-    bubble = (c.pp - 1) / c.vpp * mb_time
+    # 1F1B: the last stage (layers + output layer) sets the pace of the m steady-state slots;
+    # the (p-1)/v warm-up and cool-down slots are spent on the other stages, which do not
+    # run the output layer
+    bubble = (c.pp - 1) / c.vpp * (mb_time - np.where(c.pp > 1, last_extra, 0.0))
+    pipe = m * mb_time + bubble
     # once-per-step data-parallel traffic
     grads = eng.grad_bytes * p_stage
     dp_t = np.select(
@@ -255,9 +291,12 @@ def step_time(
     )
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
     dp_exposed = np.maximum(0.0, dp_t - hidden)
-    # optimizer: AdamW streams fp32 master, two moments, the gradient, writes 16-bit weights
+    # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
+    # gradient; AdamW reads and writes the fp32 master and both moments and reads the
+    # gradient; a copy pass reads the master again and writes the 16-bit weight; the
+    # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
     p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
-    opt = hw.stream_time(p_local * (26.0 + 2.0 * eng.grad_bytes))
+    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
     step = pipe + dp_exposed + opt
     return {
         "step": step,
