@@ -16,7 +16,7 @@ from gpuwise.planner.advice import explain_no_fit, min_gpus_for_deadline
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.evaluate import resolve_engine
 from gpuwise.planner.models import ModelConfig, list_models
-from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Setup
+from gpuwise.planner.parallel import ENGINES, PRECISIONS, RECOMPUTE, Setup
 from gpuwise.planner.request import build_model, parse_count, parse_duration_days
 from gpuwise.planner.search import search
 
@@ -175,7 +175,7 @@ def train_cmd(
     micro_batch: int | None = typer.Option(None, "--micro-batch"),
     precision: str | None = typer.Option(None, "--precision", help="bf16|fp8"),
     engine: str = typer.Option(
-        "modern", "--engine", help="modern|fsdp|megatron-2021|megatron-2022"
+        "modern", "--engine", help="|".join(ENGINES)
     ),
     net_gbs: float = typer.Option(
         25.0, "--net-gbs",

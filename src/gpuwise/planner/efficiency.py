@@ -40,11 +40,12 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    NCCL maintainer, NVIDIA/nccl-tests issue #212); InfiniBand with GPUDirect RDMA reaches
    ~90 % of the NIC rate.
 
-Limits (measured against the golden tables in ``tests/planner``): Narayanan et al.'s ten
-A100 runs are reproduced within 6 %; the small Korthikanti model (22B, TP = 8) is 14 %
-optimistic; llm-foundry's 2023 H100 MPT-7B row is 23 % optimistic.  Points 1-2 give H100 an
-MFU 0.80x A100's on MPT-7B against a published 0.72x: most of the gap is power-limited clocks
-and machine balance, the rest (2023 Hopper software) is not modelled.
+Limits (measured against the golden tables in ``tests/planner``, with the time model of
+``gpuwise.planner.time``): Narayanan et al.'s ten A100 runs within 6 %; Korthikanti et al.'s
+step times within 9 % but 2-9 % optimistic (1 MFU point needs 2 %: 22B, 175B and 530B miss
+it); llm-foundry's rows within 15 %, its 2023 H100 MPT-7B row and A100 MPT-13B row only just
+(+14.6 %, +14.7 %).  Points 1-2 give H100 an MFU 0.79x A100's on MPT-7B against a published
+0.72x: most of the gap is power-limited clocks and machine balance, the rest is not modelled.
 
 Functions here accept numpy arrays for the GEMM dimensions so the search can vectorize.
 """

@@ -8,9 +8,14 @@ al. 2021 sec. 2.2), the data-parallel gradient reduction adds what it cannot hid
 last backward pass, and the optimizer streams its states once.
 
 Collectives use the ring cost ``2 (n-1)/n * S / B`` for all-reduce and ``(n-1)/n * S / B`` for
-all-gather / reduce-scatter (Thakur et al. 2005) on the link the group actually spans: the
-chip's intra-node interconnect when the group fits in a node (ranks are ordered TP, CP, EP,
-DP, PP as in Megatron-LM), else the per-GPU inter-node network.
+all-gather / reduce-scatter (Thakur et al. 2005) plus NCCL's per-step latency, on the link the
+group actually spans: the chip's intra-node interconnect when the group fits in a node (ranks
+are ordered TP, CP, EP, DP, PP as in Megatron-LM), else the per-GPU inter-node network.
+
+Software behaviour comes from the :class:`~gpuwise.planner.parallel.Engine` preset: which
+collectives overlap compute (the Megatron-LM presets charge every tensor-parallel collective
+on the critical path), sequence parallelism (and its backward re-gather), fused
+gradient accumulation, the flash-attention generation, the gradient precision.
 """
 
 from __future__ import annotations
