@@ -165,7 +165,7 @@ def test_h100_reaches_lower_fraction_of_peak_than_a100() -> None:
         "micro_batch": 6,
         "engine": "fsdp",
     }
-    a100 = evaluate_config(m, "A100-80GB", **kw)
-    h100 = evaluate_config(m, "H100-SXM", **kw)
+    a100: dict[str, Any] = evaluate_config(m, "A100-80GB", **kw)
+    h100: dict[str, Any] = evaluate_config(m, "H100-SXM", **kw)
     assert h100["tokens_per_s_per_gpu"] > 2 * a100["tokens_per_s_per_gpu"]
     assert h100["mfu"] < 0.9 * a100["mfu"]

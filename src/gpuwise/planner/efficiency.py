@@ -42,7 +42,7 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
 
 Limits (measured against the golden tables in ``tests/planner``, with the time model of
 ``gpuwise.planner.time``): Narayanan et al.'s ten A100 runs within 6 %; Korthikanti et al.'s
-step times within 9 % but 2-9 % optimistic (1 MFU point needs 2 %: 22B, 175B and 530B miss
+step times within 9 % but 1-9 % optimistic (1 MFU point needs 2 %: 22B, 175B and 530B miss
 it); llm-foundry's rows within 15 %, its 2023 H100 MPT-7B row and A100 MPT-13B row only just
 (+14.6 %, +14.7 %).  Points 1-2 give H100 an MFU 0.79x A100's on MPT-7B against a published
 0.72x: most of the gap is power-limited clocks and machine balance, the rest is not modelled.
