@@ -50,9 +50,10 @@ ENGINES: dict[str, Engine] = {
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),
-    # MosaicML Composer / llm-foundry as benchmarked in 2023 (torch 1.13, ``attn_impl:
-    # triton``): FSDP in eager PyTorch with the Triton port of the first FlashAttention
-    # algorithm (the only one taking MPT's ALiBi bias).
+    # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
+    # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
+    # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the
+    # one that takes MPT's ALiBi bias).
     "llm-foundry-2023": Engine(
         "llm-foundry-2023", True, True, True, False, 2, False, False, flash_generation=1
     ),
