@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from gpuwise.calibrate.collective import busbw_gbs
+from gpuwise.calibrate.decode_bench import DECODE_ROWS, DISPATCH_MIX
 from gpuwise.calibrate.profile import DeviceProfile
 
 
@@ -42,13 +44,22 @@ def test_quick_calibration_writes_a_usable_profile(cli: Callable[..., Any], tmp_
     assert min(mix) <= prof.elementwise_gbs <= max(mix)
     assert prof.attention and all(a.fwd_tflops > 0 and a.bwd_tflops > 0 for a in prof.attention)
     assert prof.attention_tflops_at(512, 64) > 0
+    # decode-shaped: a full m x n x k grid, the GEMV bandwidth, the per-op dispatch cost
+    assert prof.decode_precisions == ("fp32",)
+    assert {g.m for g in prof.decode_gemm} == set(DECODE_ROWS)
+    widest = max(g.n for g in prof.decode_gemm)
+    gemv = next(g for g in prof.decode_gemm if g.m == 1 and g.n == g.k == widest)
+    assert prof.gemv_gbs == gemv.weight_gbs
+    assert gemv.weight_gbs == pytest.approx(gemv.n * gemv.k * 4 / gemv.seconds / 1e9)
+    assert set(prof.dispatch_detail) == set(DISPATCH_MIX)
+    assert prof.dispatch_us == pytest.approx(statistics.mean(prof.dispatch_detail.values()))
 
 
 def test_human_output_names_every_measurement(cli: Callable[..., Any], tmp_path: Path) -> None:
     out = tmp_path / "p.json"
     res = cli("calibrate", "--quick", "--device", "cpu", "--no-collectives", "-o", str(out))
     assert res.code == 0, res.err
-    for word in ("gemm", "fp32", "memory", "GB/s", str(out)):
+    for word in ("gemm", "fp32", "memory", "GB/s", "decode", "dispatch", str(out)):
         assert word in res.out
     assert DeviceProfile.load(out).allreduce_gbs is None
 

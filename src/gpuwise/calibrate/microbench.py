@@ -1,4 +1,5 @@
-"""Microbenchmarks behind ``gpuwise calibrate``: GEMM, memory bandwidth, all-reduce.
+"""Microbenchmarks behind ``gpuwise calibrate``: GEMM, memory bandwidth, all-reduce (and,
+from :mod:`gpuwise.calibrate.decode_bench`, decode-shaped GEMMs and per-op dispatch cost).
 
 Each benchmark keeps the *best* time of several repetitions (the achievable peak, as
 vendor peaks are), after one warm-up call.  Conventions:
@@ -301,6 +302,19 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
 
     attn = bench_attention(device, ew_prec, attention_shapes(device, quick),
                            budget_s=plan.gemm_budget_s, clock=clock)
+    from gpuwise.calibrate.decode_bench import (
+        bench_decode_gemm,
+        bench_dispatch,
+        decode_plan,
+        decode_precision,
+    )
+
+    dplan = decode_plan(device, quick)
+    dprec = decode_precision(device, tuple(g.precision for g in gemm))
+    decode = bench_decode_gemm(device, dprec, dplan, cache_bytes(device), clock)
+    widest = max(dplan.widths)
+    gemv = next(p.weight_gbs for p in decode if p.m == 1 and p.n == p.k == widest)
+    dispatch = bench_dispatch(device, dplan.dispatch_calls, clock)
     coll: list[CollectivePoint] = []
     backend: str | None = None
     if collectives:
@@ -324,6 +338,10 @@ def calibrate(device: str = "cpu", quick: bool = False, threads: int = 1,
         allreduce_gbs=max((c.bus_gbs for c in coll), default=None),
         collectives=tuple(coll),
         backend=backend,
+        decode_gemm=tuple(decode),
+        gemv_gbs=gemv,
+        dispatch_us=sum(dispatch.values()) / len(dispatch),
+        dispatch_detail=dispatch,
         quick=quick,
         notes=tuple(notes),
     )

@@ -13,8 +13,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gpuwise.calibrate.decode_grid import DecodeGemmPoint, grid_problem, interp_grid
 from gpuwise.errors import GpuwiseError, did_you_mean
 
 if TYPE_CHECKING:
@@ -97,8 +98,28 @@ class DeviceProfile(BaseModel):
     )
     collectives: tuple[CollectivePoint, ...] = ()
     backend: str | None = Field(default=None, description="torch.distributed backend used")
+    # Decode-shaped measurements (optional: profiles written before them still load).
+    decode_gemm: tuple[DecodeGemmPoint, ...] = Field(
+        default=(), description="x[m,k] @ W[n,k]^T with a cache-cold weight, full m x n x k grid"
+    )
+    gemv_gbs: float | None = Field(
+        default=None, gt=0,
+        description="weight-streaming GB/s of a GEMV (m = 1) over the largest weight measured",
+    )
+    dispatch_us: float | None = Field(
+        default=None, gt=0,
+        description="fixed cost of one eager op on tiny tensors, mean over microbench.DISPATCH_MIX",
+    )
+    dispatch_detail: dict[str, float] = Field(default_factory=dict, description="op -> us")
     quick: bool = False
     notes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _decode_grid_is_full(self) -> DeviceProfile:
+        problem = grid_problem(self.decode_gemm)
+        if problem is not None:
+            raise ValueError(f"decode_gemm: {problem}")
+        return self
 
     # ---- persistence -------------------------------------------------------------------
 
@@ -185,6 +206,42 @@ class DeviceProfile(BaseModel):
             if a.head_dim == best_d
         )
         return math.exp(_interp(math.log(seq), pts))
+
+    # ---- decode-shaped queries ----------------------------------------------------------
+
+    @property
+    def decode_precisions(self) -> tuple[str, ...]:
+        """Precisions with decode-shaped GEMM measurements."""
+        have = {g.precision for g in self.decode_gemm}
+        return tuple(p for p in PRECISIONS if p in have)
+
+    def decode_max_rows(self, precision: str) -> int:
+        """The most token rows measured at ``precision`` (0: none)."""
+        return max((g.m for g in self.decode_gemm if g.precision == precision), default=0)
+
+    def decode_tflops_at(self, m: int, n: int, k: int, precision: str) -> float:
+        """TFLOP/s of a decode-layout ``(m, n, k)`` GEMM with a cache-cold weight, interpolated
+        over the measured grid (:func:`~gpuwise.calibrate.decode_grid.interp_grid`)."""
+        pts = [g for g in self.decode_gemm if g.precision == precision]
+        if not pts:
+            raise GpuwiseError(
+                f"{self.name}: no decode GEMM measurements at {precision!r} (measured: "
+                f"{', '.join(self.decode_precisions) or 'none'}; re-run `gpuwise calibrate`)"
+            )
+        return interp_grid(pts, m, n, k, "tflops")
+
+    def weight_stream_gbs(self, n: int, k: int) -> float:
+        """GB/s at which a GEMV streams an ``n x k`` weight from memory.
+
+        The m = 1 decode measurements interpolated at ``(n, k)`` (in the first decode
+        precision: a memory-bound GEMV moves bytes, whatever their format); without them the
+        profile's GEMV bandwidth, and for profiles older than both, the STREAM bandwidth.
+        """
+        for prec in self.decode_precisions:
+            ones = [g for g in self.decode_gemm if g.precision == prec and g.m == 1]
+            if ones:
+                return interp_grid(ones, 1, n, k, "weight_gbs")
+        return self.gemv_gbs if self.gemv_gbs is not None else self.mem_bw_gbs
 
     # ---- bridge to the catalog ---------------------------------------------------------
 

@@ -25,7 +25,8 @@ def calibrate_cmd(
                                      help="Also time all-reduce between 2 local processes."),
     as_json: bool = typer.Option(False, "--json", help="Print the profile as JSON."),
 ) -> None:
-    """Run GEMM, memory-bandwidth and all-reduce microbenchmarks; write a device profile.
+    """Run GEMM, memory-bandwidth, decode-shaped and all-reduce microbenchmarks; write a
+    device profile.
 
     `gpuwise plan train --device-profile FILE` then uses the measured figures instead of
     the catalog's peaks.
@@ -60,6 +61,16 @@ def calibrate_cmd(
     for a in profile.attention:
         print(f"attention {a.precision} seq {a.seq} d {a.head_dim}: fwd {a.fwd_tflops:.4g} / "
               f"bwd {a.bwd_tflops:.4g} TFLOP/s")
+    for prec in profile.decode_precisions:
+        dpts = [g for g in profile.decode_gemm if g.precision == prec]
+        widest = max(g.n for g in dpts)
+        rates = ", ".join(f"m={g.m}:{g.tflops * 1e3:.1f}" for g in dpts
+                          if g.n == g.k == widest)
+        print(f"decode   {prec:<5} GEMV {profile.gemv_gbs or 0:.1f} GB/s  (n=k={widest} GFLOP/s "
+              f"{rates}; {len(dpts)} points m x n x k)")
+    if profile.dispatch_us is not None:
+        print(f"dispatch {profile.dispatch_us:.1f} us per eager op (mean of "
+              f"{len(profile.dispatch_detail)} ops on tiny tensors)")
     if profile.allreduce_gbs is not None:
         print(f"allreduce {profile.allreduce_gbs:.2f} GB/s bus bandwidth "
               f"({profile.backend}, {profile.collectives[0].world} processes)")

@@ -93,7 +93,9 @@ class Hardware:
 
         Measured profile: interpolated over the measured GEMMs by their *thinnest* dimension
         (data reuse — hence efficiency — is set by min(m, n, k); a decode GEMM with 8 rows is
-        nothing like a square GEMM of the same work).  Otherwise: dense peak × the large-GEMM
+        nothing like a square GEMM of the same work); with decode-shaped measurements at this
+        precision, ``m`` up to the most rows measured comes from their (m, n, k) grid
+        (:func:`_rate_with_decode`).  Otherwise: dense peak × the large-GEMM
         ceiling (the planner's MAMF table) × the useful fraction of the tensor-core MMA rows,
         m / (16·⌈m/16⌉) (``mma.m16n8k16``: a GEMV pads its one row to 16), or the CUDA-core
         FP32 rate × the same ceiling when that is faster (m ≲ 2).
@@ -103,6 +105,8 @@ class Hardware:
             prec = precision if precision in self.profile.precisions else "fp32"
             if prec not in self.profile.precisions:
                 prec = self.profile.precisions[0]
+            if prec in self.profile.decode_precisions:
+                return _rate_with_decode(self.profile, m, n, k, prec)
             return _rate_by_thinnest(self.profile, min(m, n, k), prec)
         eff = _planner_efficiency()
         if eff is not None:
@@ -113,6 +117,25 @@ class Hardware:
         tensor = self.accel.peak_tflops(precision) * ceiling * rows
         # A GEMV-like GEMM may run faster on the CUDA cores (cuBLAS picks the faster kernel).
         return max(tensor, self.accel.fp32_tflops * ceiling)
+
+    @property
+    def decode_measured(self) -> bool:
+        """Whether a profile with decode-shaped GEMM measurements gives the decode rates."""
+        return self.profile is not None and bool(self.profile.decode_gemm)
+
+    def weight_stream_gbs(self, n: int, k: int) -> float:
+        """GB/s at which decode streams an ``n x k`` weight: the profile's GEMV measurements
+        at that shape when it has them, else :meth:`mem_bw_gbs`."""
+        if self.profile is not None and (self.profile.decode_gemm or self.profile.gemv_gbs):
+            return self.profile.weight_stream_gbs(max(1, int(n)), max(1, int(k)))
+        return self.mem_bw_gbs()
+
+    def op_overhead_us(self) -> float:
+        """Fixed cost of one kernel / eager op: the profile's measured dispatch cost, else the
+        per-kernel overhead of ``serving_constants.yaml``."""
+        if self.profile is not None and self.profile.dispatch_us is not None:
+            return self.profile.dispatch_us
+        return load_constants().kernel_overhead_us
 
     def vector_tflops(self) -> float:
         """Non-tensor-core FP32 rate (dequantization, elementwise), TFLOP/s."""
@@ -131,6 +154,24 @@ def _rate_by_thinnest(profile: DeviceProfile, edge: int, precision: str) -> floa
     xs = sorted(best)
     ys = [math.log(best[x]) for x in xs]
     return float(math.exp(np.interp(math.log(edge), xs, ys)))
+
+
+def _rate_with_decode(profile: DeviceProfile, m: int, n: int, k: int, precision: str) -> float:
+    """TFLOP/s from the decode grid for ``m`` up to its most rows; above, log-log in the
+    thinnest dimension between the grid's rate at its most rows (at this n, k) and the square
+    GEMMs whose thinnest dimension exceeds those rows, clamped beyond the largest."""
+    top = profile.decode_max_rows(precision)
+    if m <= top:
+        return profile.decode_tflops_at(m, n, k, precision)
+    anchor = profile.decode_tflops_at(top, n, k, precision)
+    best: dict[float, float] = {math.log(top): math.log(anchor)}
+    for g in profile.gemm:
+        edge = min(g.m, g.n, g.k)
+        if g.precision == precision and edge > top:
+            x = math.log(edge)
+            best[x] = max(best.get(x, -math.inf), math.log(g.tflops))
+    xs = sorted(best)
+    return float(math.exp(np.interp(math.log(min(m, n, k)), xs, [best[x] for x in xs])))
 
 
 def hardware(name: str, profile_path: str | None = None) -> Hardware:

@@ -43,6 +43,9 @@ class Deployment:
     activations: str = "bf16"
     kv: str = "bf16"
     group_size: int | None = None
+    #: Kernels (ops) per decoder layer of the implementation; None: a fused GPU engine's
+    #: (``kernels_per_layer`` in serving_constants.yaml).
+    ops_per_layer: int | None = None
 
     def __post_init__(self) -> None:
         if self.activations not in ACT_BYTES:
@@ -128,15 +131,19 @@ def allreduce_s(hw: Hardware, nbytes: float, tp: int) -> float:
     return steps * alpha + 2 * (tp - 1) / tp * nbytes / (hw.link_gbs() * 1e9)
 
 
-def kernel_overhead_s(model: ModelConfig) -> float:
-    """Fixed per-kernel cost summed over the layers (+3 kernels for the head and sampling)."""
+def kernel_overhead_s(model: ModelConfig, ops_per_layer: int | None = None,
+                      per_op_us: float | None = None) -> float:
+    """Fixed per-kernel cost summed over the layers (+3 kernels for the head and sampling):
+    ``ops_per_layer`` and ``per_op_us`` default to the constants of serving_constants.yaml."""
     c = load_constants()
-    kernels = model.layers * c.kernels_per_layer + 3
+    per_layer = c.kernels_per_layer if ops_per_layer is None else ops_per_layer
+    kernels = model.layers * per_layer + 3
     kernels += model.moe_layers * c.kernels_per_moe_layer_extra
-    return kernels * c.kernel_overhead_us * 1e-6
+    return kernels * (c.kernel_overhead_us if per_op_us is None else per_op_us) * 1e-6
 
 
-def _dequant_s(dep: Deployment, params: float) -> float:
+def dequant_s(dep: Deployment, params: float) -> float:
+    """Dequantizing ``params`` weights (all ranks) on one rank's vector units, seconds."""
     if not dep.dequantizes:
         return 0.0
     ops = params / dep.tp * load_constants().dequant_ops_per_weight
@@ -151,7 +158,12 @@ def _gemm_flops_per_s(dep: Deployment, rows: float) -> float:
 
 
 def decode_step(dep: Deployment, batch: float, context: float) -> StepTime:
-    """One decode step for ``batch`` sequences with ``context`` cached tokens on average."""
+    """One decode step for ``batch`` sequences with ``context`` cached tokens on average
+    (per weight shape, from the profile's decode-shaped measurements, when it has them)."""
+    if dep.hw.decode_measured:
+        from gpuwise.serving.measured import decode_step_measured
+
+        return decode_step_measured(dep, batch, context)
     m, tp = dep.model, dep.tp
     params = read_params(m, batch)
     w_bytes = params * weight_bits(dep.weights, dep.group_size) / 8.0 / tp
@@ -164,8 +176,8 @@ def decode_step(dep: Deployment, batch: float, context: float) -> StepTime:
     return StepTime(
         memory_s=(w_bytes + kv_bytes) / bw,
         compute_s=(linear_flops + attn_flops) / rate,
-        dequant_s=_dequant_s(dep, params),
-        overhead_s=kernel_overhead_s(m),
+        dequant_s=dequant_s(dep, params),
+        overhead_s=kernel_overhead_s(m, dep.ops_per_layer, dep.hw.op_overhead_us()),
         comm_s=comm,
     )
 
@@ -184,7 +196,7 @@ def prefill(dep: Deployment, batch: float, prompt: int) -> StepTime:
     return StepTime(
         memory_s=w_bytes / (dep.hw.mem_bw_gbs() * 1e9),
         compute_s=(linear + attn) / rate,
-        dequant_s=_dequant_s(dep, params),
-        overhead_s=kernel_overhead_s(m),
+        dequant_s=dequant_s(dep, params),
+        overhead_s=kernel_overhead_s(m, dep.ops_per_layer, dep.hw.op_overhead_us()),
         comm_s=comm,
     )
