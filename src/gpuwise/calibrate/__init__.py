@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from gpuwise.calibrate.decode_grid import DecodeGemmPoint
 from gpuwise.calibrate.profile import AttentionPoint, CollectivePoint, DeviceProfile, GemmPoint
 
-__all__ = ["AttentionPoint", "CollectivePoint", "DeviceProfile", "GemmPoint"]
+__all__ = ["AttentionPoint", "CollectivePoint", "DecodeGemmPoint", "DeviceProfile", "GemmPoint"]
