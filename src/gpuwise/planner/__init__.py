@@ -10,13 +10,15 @@ Stable API (other modules import these names):
   ``gemm_time_s(acc, m, n, k, precision, count)``, ``achievable_mem_bw_gbs(acc)``,
   ``large_gemm_fraction(acc)`` (= ``burst_gemm_fraction(acc) * sustained_clock_ratio(acc)``),
   ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` / ``from_profile(profile)``;
-  ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``).
+  ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``; with a profile's
+  optional measurements also ``attention_time`` and ``kernel_time(nbytes, "dropout")``).
 - ``gpuwise.planner.flops``: ``model_flops_per_token(model, seq)``,
   ``hardware_flops_per_token(model, seq, recompute)``, ``flops_per_step(model, seq,
   global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``,
   ``korthikanti_hardware_flops`` (the paper's HFU numerator).
 - ``gpuwise.planner.memory``: ``zero_model_state_bytes(psi, n, stage, ...)``,
-  ``memory_breakdown(model, cands, setup, hbm_gib)``.
+  ``layer_activation_bytes(..., act_bytes=2.0, mask_bytes=1.0)``,
+  ``memory_breakdown(model, cands, setup, hbm_gib, act_bytes=2.0, mask_bytes=1.0)``.
 - ``gpuwise.planner.evaluate``: ``evaluate_config(model, gpu, *, seq, global_batch, gpus,
   tp, pp, vpp, cp, ep, zero, recompute, micro_batch, precision, engine, tokens,
   net_gbs_per_gpu) -> dict`` (one configuration: ``memory_gib`` per term, ``fits``,

@@ -52,7 +52,7 @@ Functions here accept numpy arrays for the GEMM dimensions so the search can vec
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from typing import TypeVar
@@ -199,13 +199,28 @@ def link_gbs(acc: Accelerator) -> float:
     return acc.interconnect_gbs * LINK_FRACTION
 
 
+#: Elementwise kernel classes the time model charges apart from the stream rate when a device
+#: profile measured them (``DeviceProfile.elementwise_detail`` keys): dropout's forward kernel
+#: draws random numbers, which on a CPU runs an order of magnitude below other elementwise work.
+MEASURED_KERNELS: tuple[str, ...] = ("dropout",)
+
+
 class Hardware:
     """What the time model asks of one GPU: GEMM time, stream bandwidth, link bandwidth.
 
     Built from the catalog (:meth:`from_catalog`, peaks x the model above) or from a measured
-    device profile (:meth:`from_profile`, ``gpuwise calibrate``), whose
-    ``gemm_tflops_at(m, n, k, precision)``, ``mem_bw_gbs`` and ``allreduce_gbs`` replace
-    the catalog-derived figures.
+    device profile (:meth:`from_profile`, ``gpuwise calibrate``).  Each measured profile field
+    replaces the modelled rate of the same kernel class; a field the profile lacks leaves the
+    modelled rate exactly as it is:
+
+    * GEMMs: ``gemm_tflops_at(m, n, k, precision)``;
+    * memory-bound kernels: ``elementwise_gbs`` (training's elementwise kernels), else the
+      STREAM ``mem_bw_gbs``;
+    * the fused attention core: ``attention_tflops_at(seq, head_dim, "fwd" | "bwd")`` (else
+      the GEMM rate of its ``seq x seq x head_dim`` shape, see ``gpuwise.planner.time``);
+    * the kernels named in :data:`MEASURED_KERNELS`: ``elementwise_detail[name]`` GB/s (else
+      the memory-bound rate);
+    * collectives: ``allreduce_gbs`` (else the catalog link).
     """
 
     def __init__(
@@ -215,12 +230,16 @@ class Hardware:
         link_gbs: float,
         gemm_tflops_at: Callable[[int, int, int, str], float] | None = None,
         measured_precisions: tuple[str, ...] = (),
+        attention_tflops_at: Callable[[int, int, str], float] | None = None,
+        kernel_gbs: Mapping[str, float] | None = None,
     ) -> None:
         self.acc = acc
         self.mem_bw_gbs = mem_bw_gbs
         self.link_gbs = link_gbs
         self._profile_gemm = gemm_tflops_at
         self._measured = measured_precisions
+        self._profile_attention = attention_tflops_at
+        self.kernel_gbs: dict[str, float] = dict(kernel_gbs or {})
 
     @classmethod
     def from_catalog(cls, acc: Accelerator) -> Hardware:
@@ -228,21 +247,38 @@ class Hardware:
 
     @classmethod
     def from_profile(cls, profile: object) -> Hardware:
-        """Use a ``gpuwise.calibrate.profile.DeviceProfile`` (duck-typed)."""
+        """Use a ``gpuwise.calibrate.profile.DeviceProfile`` (duck-typed; the optional fields
+        ``elementwise_gbs``, ``attention``, ``elementwise_detail`` and ``allreduce_gbs`` are
+        used when present and measured)."""
         acc = profile.to_accelerator()  # type: ignore[attr-defined]
         allreduce = getattr(profile, "allreduce_gbs", None)
+        elementwise = getattr(profile, "elementwise_gbs", None)
+        stream = float(profile.mem_bw_gbs)  # type: ignore[attr-defined]
+        detail = getattr(profile, "elementwise_detail", None) or {}
+        attention = (
+            profile.attention_tflops_at  # type: ignore[attr-defined]
+            if getattr(profile, "attention", ())
+            else None
+        )
         return cls(
             acc,
-            float(profile.mem_bw_gbs),  # type: ignore[attr-defined]
+            float(elementwise) if elementwise else stream,
             float(allreduce) if allreduce else link_gbs(acc),
             profile.gemm_tflops_at,  # type: ignore[attr-defined]
             tuple(profile.precisions),  # type: ignore[attr-defined]
+            attention,
+            {k: float(v) for k, v in detail.items() if k in MEASURED_KERNELS and v},
         )
 
     @property
     def measured(self) -> bool:
         """Whether GEMM rates come from a device profile."""
         return self._profile_gemm is not None
+
+    @property
+    def attention_measured(self) -> bool:
+        """Whether the fused attention core has a measured rate."""
+        return self._profile_attention is not None
 
     def supports(self, precision: str) -> bool:
         """Whether ``precision`` runs natively (profiles: only what was measured)."""
@@ -287,3 +323,26 @@ class Hardware:
     def stream_time(self, nbytes: ArrayOrFloat) -> ArrayOrFloat:
         """Seconds to stream ``nbytes`` through HBM (memory-bound kernels)."""
         return nbytes / (self.mem_bw_gbs * 1e9)
+
+    def kernel_time(self, nbytes: ArrayOrFloat, kernel: str) -> ArrayOrFloat:
+        """Seconds for ``nbytes`` of the elementwise kernel class ``kernel`` (one of
+        :data:`MEASURED_KERNELS`): its measured effective GB/s, else :meth:`stream_time`."""
+        gbs = self.kernel_gbs.get(kernel)
+        if gbs is None:
+            return self.stream_time(nbytes)
+        return nbytes / (gbs * 1e9)
+
+    def attention_time(
+        self, flops: np.ndarray, seq: np.ndarray, head_dim: float, direction: str
+    ) -> np.ndarray:
+        """Seconds for ``flops`` of the fused causal attention core at sequence length ``seq``
+        (``direction`` "fwd" or "bwd", FLOPs counted as FlashAttention-2 does) at the measured
+        rate; only with :attr:`attention_measured`."""
+        rate_at = self._profile_attention
+        if rate_at is None:
+            raise ValueError("attention_time needs a measured attention rate")
+        seqs = np.maximum(np.round(np.asarray(seq, dtype=float)), 1.0)
+        uniq, inverse = np.unique(seqs, return_inverse=True)
+        d = max(1, round(float(head_dim)))
+        rates = np.array([rate_at(int(q), d, direction) for q in uniq])
+        return np.asarray(flops, dtype=float) / (rates[inverse].reshape(seqs.shape) * 1e12)

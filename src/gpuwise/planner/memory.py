@@ -59,9 +59,20 @@ def _sp(c: Candidates, setup: Setup) -> np.ndarray:
 
 
 def layer_activation_bytes(
-    model: ModelConfig, moe: bool, c: Candidates, setup: Setup, recompute: np.ndarray | None = None
+    model: ModelConfig,
+    moe: bool,
+    c: Candidates,
+    setup: Setup,
+    recompute: np.ndarray | None = None,
+    act_bytes: float = 2.0,
+    mask_bytes: float = 1.0,
 ) -> np.ndarray:
-    """Bytes saved for backward by one layer for one micro-batch on one GPU."""
+    """Bytes saved for backward by one layer for one micro-batch on one GPU.
+
+    ``act_bytes`` per saved activation element (2: 16-bit mixed precision as Korthikanti et
+    al. count; 4: fp32 training) and ``mask_bytes`` per dropout-mask element (1: a bool mask);
+    fp32 statistics (flash attention's log-sum-exp, MoE router logits) stay 4 bytes.
+    """
     rc = c.recompute if recompute is None else recompute
     h, a, kv = model.hidden, model.heads, model.kv
     d_qk, d_v = attn_dims(model)
@@ -70,30 +81,33 @@ def layer_activation_bytes(
     t = c.tp.astype(float)
     rep = _sp(c, setup)
     # attention block: norm input, QKV input, output dropout mask (replicated or SP-sharded)
-    attn_rep = (4.0 + drop) * h
+    attn_rep = (2.0 * act_bytes + drop * mask_bytes) * h
     if model.mla is not None:
         kv_heads_stored = a  # keys/values are decompressed per head
-        attn_rep += 2.0 * (
+        attn_rep += act_bytes * (
             model.mla.q_lora_rank + model.mla.kv_lora_rank + model.mla.qk_rope_head_dim
         )
     else:
         kv_heads_stored = kv
-    attn_tp = 2.0 * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
+    attn_tp = act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
     if setup.engine.flash_attention:
         core = np.full(len(c), 4.0 * a)  # fp32 log-sum-exp per head
     else:
-        core = np.where(rc == 1, 0.0, a * setup.seq * (2.0 + 3.0 * drop))  # softmax (+dropout)
+        # softmax output (+ dropout mask and output)
+        core_b = act_bytes + drop * (mask_bytes + act_bytes)
+        core = np.where(rc == 1, 0.0, a * setup.seq * core_b)
     # MLP block
-    act = 6.0 if model.ffn_type == "swiglu" else 4.0
-    mlp_rep = (4.0 + drop) * h
+    act = (3.0 if model.ffn_type == "swiglu" else 2.0) * act_bytes
+    mlp_rep = (2.0 * act_bytes + drop * mask_bytes) * h
     if moe:
         k = model.top_k
-        mlp_rep = mlp_rep + 2.0 * h * k + 4.0 * model.experts  # routed copies + fp32 router logits
+        # routed copies + fp32 router logits
+        mlp_rep = mlp_rep + act_bytes * h * k + 4.0 * model.experts
         mlp_tp = act * model.expert_ffn * (k + model.shared_experts)
     else:
         mlp_tp = act * model.ffn_size
     full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t)
-    only_input = tok * 2.0 * h * rep
+    only_input = tok * act_bytes * h * rep
     return np.where(rc == 2, only_input, full)
 
 
@@ -134,9 +148,17 @@ def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
 
 
 def memory_breakdown(
-    model: ModelConfig, c: Candidates, setup: Setup, hbm_gib: float
+    model: ModelConfig,
+    c: Candidates,
+    setup: Setup,
+    hbm_gib: float,
+    act_bytes: float = 2.0,
+    mask_bytes: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """Per-GPU bytes of each term on the heaviest pipeline stage, plus ``fits``.
+
+    ``act_bytes`` / ``mask_bytes``: bytes per saved activation / dropout-mask element (see
+    :func:`layer_activation_bytes`); the defaults are 16-bit mixed precision.
 
     Keys: ``weights, gradients, optimizer, activations, logits, overhead, total`` (bytes),
     ``model_state_mean`` (mean over pipeline stages, bytes), ``layer_activation`` (one layer,
@@ -160,20 +182,25 @@ def memory_breakdown(
     w1, g1, o1 = states(sp["dense"] + sp["emb_first"], sp["expert"])
     wl, gl, ol = states(sp["dense"] + sp["emb_last"], sp["expert"])
     frac_moe = model.moe_layers / model.layers
-    per_layer = (1 - frac_moe) * layer_activation_bytes(model, False, c, setup)
+    def layer_act(moe: bool, recompute: np.ndarray | None = None) -> np.ndarray:
+        return layer_activation_bytes(model, moe, c, setup, recompute, act_bytes, mask_bytes)
+
+    per_layer = (1 - frac_moe) * layer_act(False)
     if model.is_moe:
-        per_layer = per_layer + frac_moe * layer_activation_bytes(model, True, c, setup)
+        per_layer = per_layer + frac_moe * layer_act(True)
     nin = inflight_layers(model, c, setup)
     act_first = per_layer * nin
     # full recompute re-materializes one layer's activations during its backward
     work = np.where(
         c.recompute == 2,
-        layer_activation_bytes(model, False, c, setup, np.zeros_like(c.recompute)),
+        layer_act(False, np.zeros_like(c.recompute)),
         0.0,
     )
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
-    logits = tok * (4.0 * model.vocab / c.tp + 4.0 * model.hidden * _sp(c, setup))
+    # fp32 logits for the cross-entropy (4 B whatever the training precision) and the final
+    # norm's and output layer's inputs
+    logits = tok * (4.0 * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(

@@ -68,6 +68,25 @@ def _gather(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) 
     return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
 
 
+def _elementwise_time(hw: Hardware, nbytes: np.ndarray, dropout_bytes: np.ndarray) -> np.ndarray:
+    """Seconds for ``nbytes`` of memory-bound kernels, ``dropout_bytes`` of which are forward
+    dropout (random numbers): at the measured dropout rate when the profile has one."""
+    if "dropout" not in hw.kernel_gbs:
+        return hw.stream_time(nbytes)
+    return hw.stream_time(nbytes - dropout_bytes) + hw.kernel_time(dropout_bytes, "dropout")
+
+
+def _measured_attention(
+    hw: Hardware, flops_f: np.ndarray, q_len: np.ndarray, d_qk: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Forward and backward seconds of the fused attention core at the profile's measured
+    SDPA rates (backward runs ``FLASH_BWD_RATIO`` x the forward FLOPs, the FlashAttention-2
+    convention the profile's rates use); the sequence length is the local query length."""
+    fwd = hw.attention_time(flops_f, q_len, d_qk, "fwd")
+    bwd = hw.attention_time(FLASH_BWD_RATIO * flops_f, q_len, d_qk, "bwd")
+    return fwd, bwd
+
+
 def _gemms(
     model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray
 ) -> list[tuple[np.ndarray, ...]]:
@@ -135,14 +154,20 @@ def _layer_times(
     # attention core (bf16 in every engine)
     heads_local = a / t * c.micro_batch
     q_len = s / c.cp
+    drop_bytes_f = np.zeros(len(c))  # bytes of forward dropout kernels (random numbers)
     if eng.flash_attention:
         flops_f = 0.5 * 2.0 * q_len * s * (d_qk + d_v) * heads_local  # causal blocks skipped
-        rate_t = hw.gemm_time(q_len, s * np.ones(len(c)), d_qk * np.ones(len(c)), "bf16")
-        per_flop = rate_t / (2.0 * q_len * s * d_qk)
-        if eng.flash_generation < 2:
-            per_flop = per_flop * FLASH_GEN1_SLOWDOWN
-        attn_f = flops_f * per_flop
-        attn_b = FLASH_BWD_RATIO * attn_f
+        if hw.attention_measured:
+            attn_f, attn_b = _measured_attention(hw, flops_f, q_len, d_qk)
+            if eng.flash_generation < 2:
+                attn_f, attn_b = FLASH_GEN1_SLOWDOWN * attn_f, FLASH_GEN1_SLOWDOWN * attn_b
+        else:
+            rate_t = hw.gemm_time(q_len, s * np.ones(len(c)), d_qk * np.ones(len(c)), "bf16")
+            per_flop = rate_t / (2.0 * q_len * s * d_qk)
+            if eng.flash_generation < 2:
+                per_flop = per_flop * FLASH_GEN1_SLOWDOWN
+            attn_f = flops_f * per_flop
+            attn_b = FLASH_BWD_RATIO * attn_f
         scores_bytes_f = scores_bytes_b = np.zeros(len(c))
     else:
         ones = np.ones(len(c))
@@ -153,6 +178,7 @@ def _layer_times(
         drop = 5.0 if model.dropout else 0.0
         scores_bytes_f = (4.0 + drop) * elems  # fused scale-mask-softmax (+ dropout)
         scores_bytes_b = (6.0 + drop) * elems
+        drop_bytes_f = drop_bytes_f + drop * elems
     # elementwise kernels: norms, residual adds, activation, dropout, rotary
     rep = 1.0 / t if eng.sequence_parallel else np.ones(len(c))
     drop_h = 2.0 * h if model.dropout else 0.0
@@ -166,7 +192,7 @@ def _layer_times(
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
-    scores_f = hw.stream_time(scores_bytes_f)
+    scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
     # FP8 (Transformer Engine recipe): each GEMM input is quantized (read 2 B, write 1 B) --
     # activations in the forward pass, output gradients in the backward pass
     ffn_in = ffn_tok if not moe else model.expert_ffn * model.top_k
@@ -175,7 +201,7 @@ def _layer_times(
     gemm_out_grad = gemm_out_grad + 2.0 * h * rep
     fp8_f = np.where(c.fp8 == 1, 3.0 * gemm_in, 0.0)
     fp8_b = np.where(c.fp8 == 1, 3.0 * gemm_out_grad, 0.0)
-    elem_f = hw.stream_time((per_tok + fp8_f) * tok) + scores_f
+    elem_f = _elementwise_time(hw, (per_tok + fp8_f) * tok, drop_h * rep * tok) + scores_f
     elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
