@@ -4,7 +4,10 @@ Everything downstream asks a :class:`Hardware` for *achievable* numbers (GEMM TF
 given shape, memory bandwidth, vector rate for dequantization, the tensor-parallel link), never
 catalog peaks directly.  Sources, in order of preference:
 
-1. a measured :class:`~gpuwise.calibrate.DeviceProfile` (``--device-profile``);
+1. a measured :class:`~gpuwise.calibrate.DeviceProfile` (``--device-profile``); when it has
+   decode-shaped measurements (an m x n x k grid of decode GEMMs with cache-cold weights, the
+   GEMV bandwidth, the per-op dispatch cost) decode uses them per weight shape
+   (:mod:`gpuwise.serving.measured`);
 2. the training planner's efficiency model (``gpuwise.planner.efficiency``), when present;
 3. a small fallback (fractions of peak from ``serving_constants.yaml``).
 
@@ -126,7 +129,7 @@ class Hardware:
     def weight_stream_gbs(self, n: int, k: int) -> float:
         """GB/s at which decode streams an ``n x k`` weight: the profile's GEMV measurements
         at that shape when it has them, else :meth:`mem_bw_gbs`."""
-        if self.profile is not None and (self.profile.decode_gemm or self.profile.gemv_gbs):
+        if self.profile is not None:  # falls back to GEMV, then STREAM bandwidth
             return self.profile.weight_stream_gbs(max(1, int(n)), max(1, int(k)))
         return self.mem_bw_gbs()
 
