@@ -16,6 +16,12 @@ Software behaviour comes from the :class:`~gpuwise.planner.parallel.Engine` pres
 collectives overlap compute (the Megatron-LM presets charge every tensor-parallel collective
 on the critical path), sequence parallelism (and its backward re-gather), fused
 gradient accumulation, the flash-attention generation, the gradient precision.
+
+Rates come from :class:`~gpuwise.planner.efficiency.Hardware`: with a device profile, a
+measured rate replaces the modelled one of its kernel class (the fused attention core at the
+measured SDPA forward/backward TFLOP/s instead of the GEMM rate of its shape; forward dropout
+bytes at the measured dropout-kernel GB/s; other memory-bound bytes at the elementwise-kernel
+GB/s); what the profile did not measure is modelled exactly as without one.
 """
 
 from __future__ import annotations
