@@ -84,6 +84,9 @@ class Engine:
         self.alloc: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []
         self.events = 0
         self.decisions = 0
+        self._recorded_changes = -1
+        self._requeued: set[int] = set()
+        self._unsorted = False
 
     # -- job state transitions -------------------------------------------------------------
     def _start(self, run: JobRun, gpu_type: str, placement: Placement) -> None:
@@ -124,13 +127,14 @@ class Engine:
         self._requeue(run)
 
     def _requeue(self, run: JobRun) -> None:
-        """Put ``run`` back in the pending queue, which stays in (submit, id) order."""
-        key = (run.job.submit_s, run.id)
+        """Put ``run`` back in the pending queue (re-sorted by submission before the next
+        decision of a policy that never preempts; preemptive policies order the queue
+        themselves and see re-queued jobs last)."""
+        self._requeued.add(run.id)
         last = next(reversed(self.pending.values()), None)
         self.pending[run.id] = run
-        if last is not None and (last.job.submit_s, last.id) > key:
-            items = sorted(self.pending.values(), key=lambda r: (r.job.submit_s, r.id))
-            self.pending = {r.id: r for r in items}
+        if last is not None and (last.job.submit_s, last.id) > (run.job.submit_s, run.id):
+            self._unsorted = True
 
     def _complete(self, run: JobRun) -> None:
         elapsed = self._close_segment(run)
@@ -154,7 +158,7 @@ class Engine:
         if all(self._full[t] < job.num_gpus for t in fits):
             self.rejected.append((job, f"needs {job.num_gpus} GPUs of one type; too few"))
             return
-        run = JobRun(job=job, area_at_submit=self.area, reason="just arrived")
+        run = JobRun(job=job, area_at_submit=self.area, reason="queued")
         self.pending[job.id] = run
         self._jobs_changed = True
         if self.policy.round_s and not self._round_scheduled:
@@ -196,16 +200,23 @@ class Engine:
             self.placer.set_node_up(subject, True, busy=0)
 
     def _decide(self) -> None:
+        if self._unsorted and not getattr(self.policy, "preemptive", True):
+            items = sorted(self.pending.values(), key=lambda r: (r.job.submit_s, r.id))
+            self.pending = {r.id: r for r in items}
+            self._unsorted = False
         snap = Snapshot(
             now=self.now,
-            pending=list(self.pending.values()),
-            running=list(self.running.values()),
+            pending=self.pending.values(),
+            running=self.running.values(),
             placer=self.placer,
             is_round=self._is_round,
             jobs_changed=self._jobs_changed,
-            counts=dict(self.placer.capacity),
+            counts=self.placer.capacity,
+            pending_map=self.pending,
+            requeued=self._requeued,
         )
         d: Decision = self.policy.decide(snap)
+        self._requeued = set()
         self.decisions += 1
         self._jobs_changed = False
         self._is_round = False
@@ -236,6 +247,9 @@ class Engine:
 
     def _record_alloc(self) -> None:
         p = self.placer
+        if p.changes == self._recorded_changes:
+            return
+        self._recorded_changes = p.changes
         busy = tuple(p.capacity[t] - p.free_by_type[t] for t in p.types)
         up = tuple(p.capacity[t] for t in p.types)
         if not self.alloc or self.alloc[-1][1] != busy or self.alloc[-1][2] != up:

@@ -55,6 +55,7 @@ class Placer:
             if self.free[i] > 0:
                 self.buckets[n.gpu_type][self.free[i]].add(i)
         self._journal: list[tuple[int, int]] = []
+        self.changes = 0  # bumps on every change of free GPUs (cheap change detection)
 
     # -- state changes -------------------------------------------------------------------
     def _set_free(self, node: int, value: int) -> None:
@@ -69,6 +70,7 @@ class Placer:
             b[value].add(node)
         self.free[node] = value
         self.free_by_type[t] += value - old
+        self.changes += 1
 
     def reserve(self, placement: Placement) -> None:
         for node, k in placement:
@@ -98,6 +100,7 @@ class Placer:
             return
         self.up[node] = up
         self.capacity[t] += total if up else -total
+        self.changes += 1
         self.max_node[t] = max(self.max_node[t], total)
         self._set_free(node, total - busy if up else 0)
         self._journal.clear()
@@ -114,6 +117,7 @@ class Placer:
         other.free_by_type = dict(self.free_by_type)
         other.buckets = {t: [set(s) for s in b] for t, b in self.buckets.items()}
         other._journal = []
+        other.changes = 0
         return other
 
     # -- queries --------------------------------------------------------------------------

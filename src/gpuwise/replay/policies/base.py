@@ -10,9 +10,11 @@ can therefore run on a live cluster's snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import bisect
+import heapq
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from gpuwise.replay.jobs import Job, JobRun, Status
 from gpuwise.replay.placement import Placement, Placer
@@ -23,12 +25,14 @@ class Snapshot:
     """The cluster as a policy sees it at one instant."""
 
     now: float
-    pending: Sequence[JobRun]  # in arrival order
-    running: Sequence[JobRun]
+    pending: Collection[JobRun]  # submit order (preemptive policies: re-queued jobs last)
+    running: Collection[JobRun]  # read-only
     placer: Placer
     is_round: bool = False  # this call falls on a round boundary
     jobs_changed: bool = True  # a job arrived or left since the last call
     counts: Mapping[str, int] = field(default_factory=dict)  # GPUs per type (up)
+    pending_map: Mapping[int, JobRun] = field(default_factory=dict)  # id -> pending job
+    requeued: Collection[int] = ()  # jobs put back in the queue since the last call
 
     @property
     def active(self) -> list[JobRun]:
@@ -60,6 +64,12 @@ class Decision:
     def wait(self, run: JobRun, reason: str) -> None:
         self.reasons[run.id] = reason
 
+    def reset(self) -> None:
+        """Undo every reservation made so far and forget the starts and preemptions."""
+        self.placer.rollback()
+        self.starts.clear()
+        self.preempts.clear()
+
 
 class Policy(Protocol):
     name: str
@@ -70,6 +80,8 @@ class Policy(Protocol):
 
 def type_order(job: Job, placer: Placer) -> list[str]:
     """GPU types ``job`` can run on, fastest first (ties: more free GPUs, then name)."""
+    if len(placer.types) == 1:
+        return list(placer.types) if job.can_run_on(placer.types[0]) else []
     ok = [t for t in placer.types if job.can_run_on(t)]
     ok.sort(key=lambda t: (-job.rate(t), -placer.free_by_type[t], t))
     return ok
@@ -107,20 +119,80 @@ def start_in_order(
     return head
 
 
+def try_start_all(snap: Snapshot, d: Decision, pending: Iterable[JobRun]) -> bool:
+    """Start every pending job on free GPUs, or change nothing and return ``False``.
+
+    When every queued job fits on idle GPUs no preemptive policy needs to preempt, so this
+    is the cheap first step of one.
+    """
+    placer = snap.placer
+    for run in pending:
+        got = placer.place(run.job, type_order(run.job, placer))
+        if got is None:
+            d.reset()
+            return False
+        d.start(run, got[0], got[1])
+    return True
+
+
+PriorityKey = Callable[[JobRun], tuple[Any, ...]]
+
+
+class PendingIndex:
+    """Pending jobs kept sorted by a key that cannot change while a job waits.
+
+    A cache, not state: it gives exactly ``sorted(snap.pending, key=key)`` but updates
+    itself from the jobs that joined or left the queue since the last call (set
+    differences of the queue's ids, plus the snapshot's ``requeued`` jobs), so a long queue
+    costs O(changes x log n) per decision instead of a full sort.
+    """
+
+    def __init__(self, key: PriorityKey) -> None:
+        self.key = key
+        self._sorted: list[tuple[tuple[Any, ...], int]] = []
+        self._keys: dict[int, tuple[Any, ...]] = {}
+
+    def _drop(self, job_id: int) -> None:
+        k = self._keys.pop(job_id)
+        i = bisect.bisect_left(self._sorted, (k, job_id))
+        del self._sorted[i]
+
+    def ordered(self, snap: Snapshot) -> Iterator[JobRun]:
+        pend = snap.pending_map
+        for job_id in self._keys.keys() - pend.keys():
+            self._drop(job_id)
+        for job_id in snap.requeued:
+            if job_id in self._keys:
+                self._drop(job_id)
+        for job_id in pend.keys() - self._keys.keys():
+            k = self.key(pend[job_id])
+            self._keys[job_id] = k
+            bisect.insort(self._sorted, (k, job_id))
+        return (pend[job_id] for _, job_id in self._sorted)
+
+
+def priority_order(snap: Snapshot, index: PendingIndex) -> Iterator[JobRun]:
+    """Running and pending jobs merged into one order, highest priority first (lazy)."""
+    running = sorted(snap.running, key=index.key)
+    return heapq.merge(running, index.ordered(snap), key=index.key)
+
+
 def select_preemptive(
     snap: Snapshot,
     d: Decision,
-    order: Sequence[JobRun],
+    order: Iterable[JobRun],
+    key: PriorityKey,
     may_preempt: Callable[[JobRun, JobRun], bool] | None = None,
 ) -> None:
     """Run the longest prefix of ``order`` (highest priority first) that fits the fleet.
 
-    Pass 1 counts GPUs per type down the order: a running job keeps its GPUs when its type
-    still has budget; a pending job claims budget on its fastest type with room.  Pass 2
-    places the claiming pending jobs on free GPUs, preempting lower-priority running jobs
-    (last in ``order`` first) of the same type only while the gang still does not fit, and
-    gives back any preempted job whose GPUs ended up unused.  ``may_preempt(victim, job)``
-    can forbid a preemption (e.g. between equal priority classes).
+    Pass 1 counts GPUs per type down the order (and stops when none are left): a running
+    job keeps its GPUs when its type still has budget; a pending job claims budget on its
+    fastest type with room.  Pass 2 places the claiming pending jobs on free GPUs,
+    preempting running jobs outside the prefix (lowest ``key`` priority first) of the same
+    type only while the gang still does not fit, and gives back any preempted job whose
+    GPUs ended up unused.  ``may_preempt(victim, job)`` can forbid a preemption (e.g.
+    between equal priority classes).  Pending jobs past the cut keep their last reason.
     """
     placer = snap.placer
     budget = dict(snap.counts)
@@ -129,9 +201,7 @@ def select_preemptive(
     claims: list[tuple[JobRun, str]] = []
     for run in order:
         if left <= 0:
-            if run.status is Status.PENDING:
-                d.wait(run, WAIT_PRIO)
-            continue
+            break
         g = run.job.num_gpus
         if run.status is Status.RUNNING:
             if budget.get(run.gpu_type, 0) >= g:
@@ -147,10 +217,8 @@ def select_preemptive(
                 break
         else:
             d.wait(run, WAIT_PRIO)
-    rank = {run.id: i for i, run in enumerate(order)}
-    victims = sorted(
-        (r for r in snap.running if r.id not in keep), key=lambda r: -rank.get(r.id, -1)
-    )
+    victims = sorted((r for r in snap.running if r.id not in keep), key=key, reverse=True)
+    taken: set[int] = set()
     for run, t in claims:
         p = placer.find(run.job, t)
         while p is None:
@@ -159,7 +227,7 @@ def select_preemptive(
                     v
                     for v in victims
                     if v.gpu_type == t
-                    and v not in d.preempts
+                    and v.id not in taken
                     and (may_preempt is None or may_preempt(v, run))
                 ),
                 None,
@@ -167,11 +235,12 @@ def select_preemptive(
             if v is None:
                 break
             d.preempt(v)
+            taken.add(v.id)
             p = placer.find(run.job, t)
         if p is None:
             d.wait(run, WAIT_FRAG)
             continue
         d.start(run, t, p)
-    for v in sorted(d.preempts, key=lambda r: rank.get(r.id, -1)):
+    for v in sorted(d.preempts, key=key):
         if placer.free_on(v.placement):
             d.unpreempt(v)

@@ -14,10 +14,17 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from gpuwise.replay.jobs import JobRun, Status
-from gpuwise.replay.policies.base import Decision, Snapshot, select_preemptive
+from gpuwise.replay.policies.base import (
+    Decision,
+    PendingIndex,
+    Snapshot,
+    priority_order,
+    select_preemptive,
+    try_start_all,
+)
 
 
 def queue_of(service_gpu_s: float, thresholds: Sequence[float]) -> int:
@@ -35,21 +42,28 @@ class Las:
     ) -> None:
         self.thresholds = tuple(sorted(thresholds))
         self.promote_knob = promote_knob
+        self._now = 0.0
+        self._index = PendingIndex(self.key)
 
-    def _queue(self, run: JobRun, now: float) -> int:
+    def key(self, run: JobRun) -> tuple[int, float, int]:
+        """Priority order: queue (by attained GPU-seconds), then submission."""
+        now = self._now
         if self.promote_knob is not None and run.status is Status.PENDING and run.run_s > 0:
             waited = now - run.job.submit_s - run.run_s
             if waited >= self.promote_knob * run.run_s:
-                return 0
-        return queue_of(run.attained(now), self.thresholds)
+                return 0, run.job.submit_s, run.id
+        return queue_of(run.attained(now), self.thresholds), run.job.submit_s, run.id
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
-        now = snap.now
-        order = sorted(
-            snap.active, key=lambda r: (self._queue(r, now), r.job.submit_s, r.id)
-        )
-        select_preemptive(snap, d, order)
+        now = self._now = snap.now
+        if try_start_all(snap, d, snap.pending):  # pending is FIFO, and all of it fits
+            return d
+        if self.promote_knob is None:  # pending keys are static: use the sorted cache
+            order: Iterable[JobRun] = priority_order(snap, self._index)
+        else:
+            order = sorted([*snap.running, *snap.pending], key=self.key)
+        select_preemptive(snap, d, order, self.key)
         started = {r.id for r, _, _ in d.starts}
         preempted = {r.id for r in d.preempts}
         wake = math.inf

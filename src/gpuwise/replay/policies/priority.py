@@ -8,7 +8,14 @@ preempt running jobs only of a strictly lower class; within a class nothing is p
 from __future__ import annotations
 
 from gpuwise.replay.jobs import JobRun, Status
-from gpuwise.replay.policies.base import Decision, Snapshot, select_preemptive
+from gpuwise.replay.policies.base import (
+    Decision,
+    PendingIndex,
+    Snapshot,
+    priority_order,
+    select_preemptive,
+    try_start_all,
+)
 
 
 def lower_class(victim: JobRun, job: JobRun) -> bool:
@@ -16,16 +23,23 @@ def lower_class(victim: JobRun, job: JobRun) -> bool:
     return victim.job.priority < job.job.priority
 
 
+def class_order(run: JobRun) -> tuple[int, bool, float, int]:
+    """Higher class first; within a class running jobs first, then submission."""
+    return -run.job.priority, run.status is not Status.RUNNING, run.job.submit_s, run.id
+
+
 class PriorityPreemptive:
     name = "priority"
     round_s: float | None = None
     preemptive = True
 
+    def __init__(self) -> None:
+        self._index = PendingIndex(class_order)
+
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
-        order = sorted(
-            snap.active,
-            key=lambda r: (-r.job.priority, r.status is not Status.RUNNING, r.job.submit_s, r.id),
-        )
-        select_preemptive(snap, d, order, may_preempt=lower_class)
+        if try_start_all(snap, d, snap.pending):
+            return d
+        order = priority_order(snap, self._index)
+        select_preemptive(snap, d, order, class_order, may_preempt=lower_class)
         return d

@@ -11,15 +11,24 @@ from __future__ import annotations
 import math
 
 from gpuwise.replay.jobs import JobRun, Status
-from gpuwise.replay.policies.base import Decision, Snapshot, select_preemptive, type_order
+from gpuwise.replay.placement import Placer
+from gpuwise.replay.policies.base import (
+    Decision,
+    PendingIndex,
+    Snapshot,
+    priority_order,
+    select_preemptive,
+    try_start_all,
+    type_order,
+)
 
 
-def remaining_s(run: JobRun, snap: Snapshot) -> float:
-    """Oracle remaining run time (seconds) of ``run`` at ``snap.now``."""
-    left = run.remaining_work(snap.now)
+def remaining_s(run: JobRun, placer: Placer, now: float) -> float:
+    """Oracle remaining run time (seconds) of ``run`` at ``now``."""
+    left = run.remaining_work(now)
     if run.status is Status.RUNNING:
         return left / run.seg_rate if run.seg_rate > 0 else math.inf
-    types = type_order(run.job, snap.placer)
+    types = type_order(run.job, placer)
     return left / run.job.rate(types[0]) if types else math.inf
 
 
@@ -28,10 +37,18 @@ class Srtf:
     round_s: float | None = None
     preemptive = True
 
+    def __init__(self) -> None:
+        self._snap: Snapshot | None = None
+        self._index = PendingIndex(self.key)
+
+    def key(self, run: JobRun) -> tuple[float, float, int]:
+        assert self._snap is not None
+        return remaining_s(run, self._snap.placer, self._snap.now), run.job.submit_s, run.id
+
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
-        order = sorted(
-            snap.active, key=lambda r: (remaining_s(r, snap), r.job.submit_s, r.id)
-        )
-        select_preemptive(snap, d, order)
+        self._snap = snap
+        if try_start_all(snap, d, snap.pending):
+            return d
+        select_preemptive(snap, d, priority_order(snap, self._index), self.key)
         return d

@@ -1,0 +1,83 @@
+"""Speed of ``gpuwise sim replay``: prints seconds and events per second.
+
+Targets (issue 5): all 82k Pollux-Philly jobs on a 2,000-GPU fleet under LAS in <= 60 s on
+one core; >= 50k events/s for simple policies; 1 M synthetic jobs on 10,000 GPUs under
+FIFO + backfill in <= 10 min (``--million``, long).
+
+    .venv/bin/python benchmarks/bench_replay.py [--philly PATH] [--gpus 2000] [--million]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+
+from gpuwise.fleet import load_fleet
+from gpuwise.replay.engine import replay
+from gpuwise.replay.jobs import Job, Topology
+from gpuwise.replay.metrics import summary
+from gpuwise.replay.placement import NodeSpec, nodes_from_fleet
+from gpuwise.replay.policies import make_policy
+from gpuwise.replay.traces import load_trace
+
+PHILLY = "../shared/data/pollux-philly/philly.csv"
+
+
+def synthetic(n: int, gpus: int, load: float, seed: int) -> list[Job]:
+    """``n`` jobs with Philly-like gang sizes and log-normal run times, Poisson arrivals
+    at the rate that offers ``load`` x ``gpus`` GPU-seconds per second."""
+    rng = random.Random(seed)
+    sizes = [1] * 93 + [2] * 2 + [4] * 2 + [8] * 2 + [16]
+    mean_gpus = sum(sizes) / len(sizes)
+    mean_s = 3600.0
+    rate = load * gpus / (mean_gpus * mean_s)
+    t = 0.0
+    jobs = []
+    for i in range(n):
+        t += rng.expovariate(rate)
+        dur = rng.lognormvariate(0, 1.2) * mean_s / 2.05  # mean of lognormal(0, 1.2) ~ 2.05
+        jobs.append(
+            Job(id=i, submit_s=t, num_gpus=rng.choice(sizes), work=max(1.0, dur),
+                estimate_s=dur * rng.uniform(1.0, 3.0), topology=Topology.SPREAD)
+        )
+    return jobs
+
+
+def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str) -> None:
+    t0 = time.perf_counter()
+    res = replay(nodes, jobs, make_policy(policy))
+    wall = time.perf_counter() - t0
+    s = summary(res)
+    print(
+        f"{label}: policy={policy} jobs={s['jobs']} gpus={sum(n.gpus for n in nodes)} "
+        f"replay_s={res.seconds:.1f} wall_s={wall:.1f} events={res.events} "
+        f"events_per_s={res.events / res.seconds:,.0f} avg_jct_h={s['avg_jct_h']:.2f} "
+        f"avg_queue_h={s['avg_queue_h']:.2f} util_pct={s['gpu_util_pct']:.1f} "
+        f"preemptions={s['preemptions']}",
+        flush=True,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--philly", default=PHILLY)
+    ap.add_argument("--gpus", type=int, default=2000)
+    ap.add_argument("--million", action="store_true", help="also run 1 M jobs on 10k GPUs")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    trace = load_trace(args.philly, "pollux")
+    print(f"loaded {len(trace.jobs)} Philly jobs in {time.perf_counter() - t0:.1f} s")
+    for gpus in (args.gpus, args.gpus // 4):
+        nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
+        for policy in ("las", "fifo", "easy-backfill"):
+            run(f"philly-{gpus}", nodes, trace.jobs, policy)
+    nodes = nodes_from_fleet(load_fleet("1000xV100"))
+    run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo")
+    if args.million:
+        nodes = nodes_from_fleet(load_fleet("10000xV100"))
+        run("synthetic-1M", nodes, synthetic(1_000_000, 10_000, 0.8, 0), "easy-backfill")
+
+
+if __name__ == "__main__":
+    main()
