@@ -149,13 +149,13 @@ class PendingIndex:
 
     def __init__(self, key: PriorityKey) -> None:
         self.key = key
-        self._sorted: list[tuple[tuple[Any, ...], int]] = []
+        self.sorted_keys: list[tuple[tuple[Any, ...], int]] = []
         self._keys: dict[int, tuple[Any, ...]] = {}
 
     def _drop(self, job_id: int) -> None:
         k = self._keys.pop(job_id)
-        i = bisect.bisect_left(self._sorted, (k, job_id))
-        del self._sorted[i]
+        i = bisect.bisect_left(self.sorted_keys, (k, job_id))
+        del self.sorted_keys[i]
 
     def ordered(self, snap: Snapshot) -> Iterator[JobRun]:
         pend = snap.pending_map
@@ -167,14 +167,34 @@ class PendingIndex:
         for job_id in pend.keys() - self._keys.keys():
             k = self.key(pend[job_id])
             self._keys[job_id] = k
-            bisect.insort(self._sorted, (k, job_id))
-        return (pend[job_id] for _, job_id in self._sorted)
+            bisect.insort(self.sorted_keys, (k, job_id))
+        return (pend[job_id] for _, job_id in self.sorted_keys)
 
 
-def priority_order(snap: Snapshot, index: PendingIndex) -> Iterator[JobRun]:
-    """Running and pending jobs merged into one order, highest priority first (lazy)."""
-    running = sorted(snap.running, key=index.key)
-    return heapq.merge(running, index.ordered(snap), key=index.key)
+def priority_order(
+    snap: Snapshot, index: PendingIndex
+) -> tuple[Iterator[JobRun], bool, PriorityKey]:
+    """Running and pending jobs merged into one order, highest priority first (lazy).
+
+    Returns the order, whether it includes the running jobs, and a key function that is
+    valid for every running job (their keys are computed once per call).  When no queued
+    job outranks any running job (the common case on a busy fleet) no preemption can help
+    and the order is just the queue: the running jobs are not walked at all.
+    """
+    pending = index.ordered(snap)
+    keys = {r.id: index.key(r) for r in snap.running}
+
+    def key(run: JobRun) -> tuple[Any, ...]:
+        k = keys.get(run.id)
+        return k if k is not None else index.key(run)
+
+    if not index.sorted_keys or not keys or max(keys.values()) < index.sorted_keys[0][0]:
+        return pending, False, key
+    running = sorted((k, i) for i, k in keys.items())
+    by_id = {r.id: r for r in snap.running}
+    pend = snap.pending_map
+    merged = heapq.merge(running, index.sorted_keys)
+    return (by_id[i] if i in by_id else pend[i] for _, i in merged), True, key
 
 
 def select_preemptive(
@@ -183,6 +203,7 @@ def select_preemptive(
     order: Iterable[JobRun],
     key: PriorityKey,
     may_preempt: Callable[[JobRun, JobRun], bool] | None = None,
+    with_running: bool = True,
 ) -> None:
     """Run the longest prefix of ``order`` (highest priority first) that fits the fleet.
 
@@ -193,12 +214,17 @@ def select_preemptive(
     type only while the gang still does not fit, and gives back any preempted job whose
     GPUs ended up unused.  ``may_preempt(victim, job)`` can forbid a preemption (e.g.
     between equal priority classes).  Pending jobs past the cut keep their last reason.
+    ``with_running=False`` says ``order`` holds only queued jobs, all outranked by every
+    running job (see :func:`priority_order`).
     """
     placer = snap.placer
     budget = dict(snap.counts)
-    left = sum(budget.values())
     keep: set[int] = set()
     claims: list[tuple[JobRun, str]] = []
+    if not with_running:  # ``order`` is the queue only: running jobs outrank it all
+        budget = dict(placer.free_by_type)
+        keep = {r.id for r in snap.running}
+    left = sum(budget.values())
     for run in order:
         if left <= 0:
             break

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from gpuwise.replay.jobs import JobRun, Status
 from gpuwise.replay.policies.base import (
@@ -59,11 +60,12 @@ class Las:
         now = self._now = snap.now
         if try_start_all(snap, d, snap.pending):  # pending is FIFO, and all of it fits
             return d
+        key: Callable[[JobRun], tuple[Any, ...]] = self.key
         if self.promote_knob is None:  # pending keys are static: use the sorted cache
-            order: Iterable[JobRun] = priority_order(snap, self._index)
+            order, with_running, key = priority_order(snap, self._index)
         else:
-            order = sorted([*snap.running, *snap.pending], key=self.key)
-        select_preemptive(snap, d, order, self.key)
+            order, with_running = iter(sorted([*snap.running, *snap.pending], key=key)), True
+        select_preemptive(snap, d, order, key, with_running=with_running)
         started = {r.id for r, _, _ in d.starts}
         preempted = {r.id for r in d.preempts}
         wake = math.inf

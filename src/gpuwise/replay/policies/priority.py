@@ -40,6 +40,6 @@ class PriorityPreemptive:
         d = Decision(snap.placer)
         if try_start_all(snap, d, snap.pending):
             return d
-        order = priority_order(snap, self._index)
-        select_preemptive(snap, d, order, class_order, may_preempt=lower_class)
+        order, with_running, key = priority_order(snap, self._index)
+        select_preemptive(snap, d, order, key, may_preempt=lower_class, with_running=with_running)
         return d

@@ -50,5 +50,6 @@ class Srtf:
         self._snap = snap
         if try_start_all(snap, d, snap.pending):
             return d
-        select_preemptive(snap, d, priority_order(snap, self._index), self.key)
+        order, with_running, key = priority_order(snap, self._index)
+        select_preemptive(snap, d, order, key, with_running=with_running)
         return d
