@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from gpuwise.cli.main import main
@@ -79,3 +80,18 @@ def test_rho_of_two_contending_jobs() -> None:
     rho = {r["job_id"]: r["rho"] for r in job_records(res)}
     assert rho[0] == pytest.approx(0.5)
     assert rho[1] == pytest.approx(200 / 150)
+
+
+def test_parquet_and_allocation_series(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out, alloc = tmp_path / "jobs.parquet", tmp_path / "alloc.csv"
+    rc = main(["sim", "replay", "--fleet", "2xV100,2xK80", "--trace",
+               str(DATA / "philly_head400.csv"), "--policy", "fifo", "--out", str(out),
+               "--alloc-out", str(alloc), "--json"])
+    assert rc == 0
+    s = json.loads(capsys.readouterr().out)
+    table = pq.read_table(str(out))
+    assert table.num_rows == s["jobs"] and "rho" in table.column_names
+    rows = list(csv.reader(alloc.open()))
+    assert rows[0][0] == "time_s" and len(rows) > 2
+    busy = [sum(int(v) for v in r[1:3]) for r in rows[1:]]
+    assert max(busy) <= 4 and min(busy) >= 0  # never more than the fleet's 4 GPUs

@@ -14,7 +14,7 @@ from gpuwise.errors import GpuwiseError
 from gpuwise.fleet import load_fleet
 from gpuwise.replay.engine import ReplayConfig, replay
 from gpuwise.replay.failures import failure_schedule
-from gpuwise.replay.metrics import job_records, summary, write_jobs
+from gpuwise.replay.metrics import job_records, summary, write_alloc, write_jobs
 from gpuwise.replay.placement import nodes_from_fleet
 from gpuwise.replay.policies import make_policy
 from gpuwise.replay.traces import FORMATS, load_throughputs, load_trace
@@ -47,6 +47,9 @@ def sim_replay(
     restart_s: float = typer.Option(0.0, "--restart-s", help="Restart overhead per resume."),
     mtbf_h: float = typer.Option(0.0, "--mtbf-h", help="Node mean time between failures."),
     mttr_h: float = typer.Option(1.0, "--mttr-h", help="Node mean time to repair."),
+    alloc_out: str | None = typer.Option(
+        None, "--alloc-out", help="GPU allocation over time per type (CSV)."
+    ),
 ) -> None:
     """Replay a trace on a fleet: JCT, queueing, makespan, utilisation, fairness."""
     if trace_format is not None and trace_format not in FORMATS:
@@ -76,6 +79,8 @@ def sim_replay(
         results.append(s)
         if out:
             write_jobs(job_records(res), _out_path(out, pol.name, len(policies) > 1))
+        if alloc_out:
+            write_alloc(res, _out_path(alloc_out, pol.name, len(policies) > 1))
     if as_json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return

@@ -161,3 +161,16 @@ def write_jobs(rows: list[dict[str, Any]], path: str) -> None:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+
+
+def write_alloc(result: ReplayResult, path: str) -> None:
+    """Write GPU allocation over time: one row per change, busy and up GPUs per type."""
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["time_s", *(f"busy:{t}" for t in result.types), *(f"up:{t}" for t in result.types)]
+        )
+        for t, busy, up in result.alloc:
+            w.writerow([t, *busy, *up])
