@@ -8,6 +8,7 @@ from gpuwise.replay.engine import ReplayConfig, ReplayResult, replay
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.replay.placement import NodeSpec
 from gpuwise.replay.policies import make_policy
+from gpuwise.replay.policies.easy_backfill import EasyBackfill
 from gpuwise.replay.policies.fair_share import FairShare
 from gpuwise.replay.policies.las import Las
 
@@ -137,3 +138,13 @@ def test_node_failure_kills_and_requeues() -> None:
     res = replay(nodes, [job(0, 0, 100)], make_policy("fifo"), cfg)
     assert by_id(res)[0] == (0, 130)
     assert res.runs[0].lost_gpu_s == pytest.approx(30.0)
+
+
+def test_backfill_trusts_user_estimates() -> None:
+    # As in the head test, but S1 (true run 50 s) claims 150 s.  With estimates the
+    # scheduler believes S1 would end at 152 > shadow 100 and would hold a GPU the head
+    # needs, so S1 waits for the head (starts at 110); with true durations it backfills.
+    node = [NodeSpec("n0", "V100-16GB", 4)]
+    jobs = [job(0, 0, 100, 2), job(1, 1, 10, 4), job(2, 2, 50, 1, estimate_s=150.0)]
+    assert by_id(replay(node, jobs, EasyBackfill(use_estimates=True)))[2] == (110, 160)
+    assert by_id(replay(node, jobs, EasyBackfill(use_estimates=False)))[2] == (2, 52)
