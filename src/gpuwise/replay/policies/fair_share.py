@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 
 from gpuwise.replay.jobs import JobRun
-from gpuwise.replay.policies.base import Decision, Snapshot, type_order
+from gpuwise.replay.policies.base import Decision, Snapshot, try_start_all, type_order
 
 WAIT_QUOTA = "waiting: tenant is over its quota and no idle GPUs can be borrowed"
 WAIT_RECLAIM = "waiting: within quota, but reclaiming borrowed GPUs would not make room"
@@ -48,6 +48,8 @@ class FairShare:
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
+        if try_start_all(snap, d, snap.pending):  # idle GPUs for everyone: nothing to share
+            return d
         tenants = {r.job.tenant for r in snap.active}
         capacity = sum(snap.counts.values())
         quota = dict(self.quotas) if self.quotas else nominal_quotas(
