@@ -57,7 +57,7 @@ def test_policy_all_and_list(cli: Callable[..., CliResult], small: tuple[Path, P
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--policy", "fgdx"], "unknown policy 'fgdx' (did you mean fgd?)"),
+    (["--policy", "fgdx"], "unknown policy 'fgdx' (did you mean fgd"),
     (["--seeds", "51-42"], "--seeds: expected a list like 42-51"),
     (["--tune", "0"], "--tune: expected a ratio"),
 ])
