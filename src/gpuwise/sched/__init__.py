@@ -56,9 +56,14 @@ Pipeline
 
 Policies (``gpuwise.sched.policies``)
     ``get_policy(name) -> Policy``, ``policy_names()``; reference policies ``random, dotprod,
-    gpu-clustering, gpu-packing, best-fit, fgd`` (FGD artifact definitions), plus gpuwise's own.
-    ``Policy.decide(snap, req, rng, mix=None) -> Decision``; ``Policy.needs_mix`` says whether
-    it needs the ``WorkloadMix`` (typical pods) -- pass the same mix for a whole run.
+    gpu-clustering, gpu-packing, best-fit, fgd`` (FGD artifact definitions), plus gpuwise's own
+    ``fgd-cpu`` (FGD + expected GPU stranded by CPU exhaustion; 11 % fewer idle GPUs than FGD
+    on the openb default trace at 130 % load).
+    ``Policy.decide(snap, req, rng, mix=None, tie_rank=None) -> Decision``; ``needs_mix`` says
+    whether it needs the ``WorkloadMix`` (typical pods) -- pass the same mix for a whole run.
+    Equal top scores go to the node with the lowest ``tie_rank`` when given (the FGD artifact
+    uses a fixed random node order per run; its published numbers depend on it), else to a
+    uniformly random one.
 
 Fragmentation (``gpuwise.sched.frag``)
     ``node_frag(snap, mix)`` per-node expected fragment (milli-GPU);
