@@ -45,11 +45,9 @@ def node_stats(snap: ClusterSnapshot, mix: WorkloadMix) -> IntArray:
 
 def node_access(snap: ClusterSnapshot, mix: WorkloadMix) -> npt.NDArray[np.bool_]:
     """``N x K``: may typical pod k use node n's GPU model?"""
-    lut = mix.access(snap.model_vocab)
-
     def fn(s: ClusterSnapshot, rows: IntArray | None) -> npt.NDArray[np.bool_]:
         idx = s.model_index if rows is None else s.model_index[rows]
-        return lut[idx]
+        return mix.access(s.model_vocab)[idx]
     return snap.derived(("frag-access", mix.key), fn)
 
 
