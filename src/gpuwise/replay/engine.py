@@ -18,7 +18,7 @@ from gpuwise.errors import GpuwiseError
 from gpuwise.replay.events import EventQueue, Kind
 from gpuwise.replay.jobs import Job, JobRun, Status, work_at_preemption
 from gpuwise.replay.placement import NodeSpec, Placement, Placer
-from gpuwise.replay.policies.base import Decision, Policy, Snapshot
+from gpuwise.replay.policies.base import QUEUED, Decision, Policy, Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +158,7 @@ class Engine:
         if all(self._full[t] < job.num_gpus for t in fits):
             self.rejected.append((job, f"needs {job.num_gpus} GPUs of one type; too few"))
             return
-        run = JobRun(job=job, area_at_submit=self.area, reason="queued")
+        run = JobRun(job=job, area_at_submit=self.area, reason=QUEUED)
         self.pending[job.id] = run
         self._jobs_changed = True
         if self.policy.round_s and not self._round_scheduled:

@@ -87,8 +87,8 @@ def type_order(job: Job, placer: Placer) -> list[str]:
     return ok
 
 
+QUEUED = "queued behind earlier or higher-priority jobs"
 WAIT_FREE = "waiting for free GPUs"
-WAIT_HOL = "queued behind an earlier job that does not fit yet"
 WAIT_PRIO = "waiting: higher-priority jobs hold the GPUs"
 WAIT_FRAG = "waiting for a placement (enough GPUs, but not on few enough nodes)"
 
@@ -97,26 +97,18 @@ def start_in_order(
     snap: Snapshot, d: Decision, order: Iterable[JobRun], blocking: bool
 ) -> JobRun | None:
     """Start pending jobs of ``order`` that fit; with ``blocking`` stop at the first that
-    does not (strict FIFO) and return it.  Jobs not reached get a queue reason."""
+    does not (strict FIFO) and return it, leaving the rest of ``order`` unconsumed (those
+    jobs keep their queue reason)."""
     placer = snap.placer
-    head: JobRun | None = None
     for run in order:
-        if head is not None:
-            d.wait(run, WAIT_HOL)
-            continue
-        if placer.free_total == 0:
-            d.wait(run, WAIT_FREE)
-            if blocking:
-                head = run
-            continue
-        got = placer.place(run.job, type_order(run.job, placer))
+        got = placer.place(run.job, type_order(run.job, placer)) if placer.free_total else None
         if got is None:
             d.wait(run, WAIT_FREE)
             if blocking:
-                head = run
+                return run
             continue
         d.start(run, got[0], got[1])
-    return head
+    return None
 
 
 def try_start_all(snap: Snapshot, d: Decision, pending: Iterable[JobRun]) -> bool:

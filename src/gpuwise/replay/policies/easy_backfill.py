@@ -11,6 +11,7 @@ Slurm's ``bf_max_job_test``, at most ``max_scan`` queued jobs are examined per p
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from gpuwise.replay.jobs import Job, JobRun
@@ -64,8 +65,8 @@ class EasyBackfill:
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
-        pending = list(snap.pending)
-        head = start_in_order(snap, d, pending, blocking=True)
+        queue = iter(snap.pending)
+        head = start_in_order(snap, d, queue, blocking=True)
         if head is None:
             return d
         est = self.use_estimates
@@ -75,8 +76,7 @@ class EasyBackfill:
         ]
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
-        behind = pending[pending.index(head) + 1 :]
-        for run in behind[: self.max_scan]:
+        for run in itertools.islice(queue, self.max_scan):
             if snap.placer.free_total == 0:
                 d.wait(run, WAIT_FREE)
                 continue

@@ -23,9 +23,9 @@ import numpy as np
 
 from gpuwise.replay.jobs import JobRun, Status
 from gpuwise.replay.policies import gavel_lp
-from gpuwise.replay.policies.base import WAIT_FRAG, WAIT_PRIO, Decision, Snapshot
+from gpuwise.replay.policies.base import WAIT_FRAG, Decision, Snapshot
 
-WAIT_ROUND = "waiting for the next scheduling round"
+WAIT_ROUND = "waiting: its share of the allocation goes to other jobs this round"
 
 
 class _RoundBased:
@@ -52,9 +52,7 @@ class _RoundBased:
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
-        if not snap.is_round:
-            for r in snap.pending:
-                d.wait(r, WAIT_ROUND)
+        if not snap.is_round:  # jobs start only at round boundaries
             return d
         now = snap.now
         types = list(snap.placer.types)
@@ -106,7 +104,7 @@ class _RoundBased:
             d.start(r, t, p)
         for r in snap.pending:
             if r.id not in chosen:
-                d.wait(r, WAIT_PRIO)
+                d.wait(r, WAIT_ROUND)
         return d
 
 
