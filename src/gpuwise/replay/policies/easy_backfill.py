@@ -76,21 +76,27 @@ class EasyBackfill:
         ]
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
+        blocked: set[tuple[str, int]] = set()  # (type, gang size) that would delay the head
         for run in itertools.islice(queue, self.max_scan):
             if snap.placer.free_total == 0:
-                d.wait(run, WAIT_FREE)
-                continue
+                break
             got = snap.placer.place(run.job, type_order(run.job, snap.placer))
             if got is None:
                 d.wait(run, WAIT_FREE)
                 continue
             t, p = got
             if snap.now + estimated_duration(run.job, t, est) > shadow_t:
+                # same free GPUs, same gang size: the same placement, which already failed
+                if (t, run.job.num_gpus) in blocked:
+                    d.wait(run, WAIT_SHADOW)
+                    continue
                 at_shadow.reserve(p)
                 if at_shadow.place(head.job, type_order(head.job, at_shadow)) is None:
                     at_shadow.rollback()
+                    blocked.add((t, run.job.num_gpus))
                     d.wait(run, WAIT_SHADOW)
                     continue
                 at_shadow.commit()
+            blocked.clear()  # the free GPUs changed: a gang that failed may pass now
             d.start(run, t, p)
         return d
