@@ -148,3 +148,16 @@ def test_backfill_trusts_user_estimates() -> None:
     jobs = [job(0, 0, 100, 2), job(1, 1, 10, 4), job(2, 2, 50, 1, estimate_s=150.0)]
     assert by_id(replay(node, jobs, EasyBackfill(use_estimates=True)))[2] == (110, 160)
     assert by_id(replay(node, jobs, EasyBackfill(use_estimates=False)))[2] == (2, 52)
+
+
+def test_no_spreading_where_the_spread_rate_is_zero() -> None:
+    # An 8-GPU gang runs 2/s packed on one node but cannot run spread (rate 0, as Gavel's
+    # k80_unconsolidated entries can be): with two 4-GPU nodes only it is rejected on
+    # arrival; on an 8-GPU node it runs 100 units in 50 s.
+    j = job(0, 0, 100, 8, rates={"K80": 2.0}, spread_rates={"K80": 0.0},
+            topology=Topology.SPREAD)
+    halves = [NodeSpec("a", "K80", 4), NodeSpec("b", "K80", 4)]
+    res = replay(halves, [j], make_policy("fifo"))
+    assert not res.runs and len(res.rejected) == 1  # it could never be placed
+    res = replay([NodeSpec("c", "K80", 8)], [j], make_policy("fifo"))
+    assert by_id(res) == {0: (0, 50)}

@@ -65,9 +65,11 @@ class Engine:
         self.policy = policy
         self.cfg = config or ReplayConfig()
         self._full = dict.fromkeys(self.placer.types, 0)  # GPUs per type, down nodes included
+        self._biggest = dict.fromkeys(self.placer.types, 0)  # largest node per type
         for n in nodes:
             if n.gpus:
                 self._full[n.gpu_type] += n.gpus
+                self._biggest[n.gpu_type] = max(self._biggest[n.gpu_type], n.gpus)
         self.jobs = sorted(jobs, key=lambda j: (j.submit_s, j.id))
         self.q = EventQueue()
         self.now = 0.0
@@ -99,6 +101,8 @@ class Engine:
         run.seg_start = self.now
         run.seg_overhead = self.cfg.restart_s if run.preemptions > 0 else 0.0
         run.seg_rate = run.job.rate(gpu_type, spread=len(placement) > 1)
+        if run.seg_rate <= 0:
+            raise RuntimeError(f"job {run.id} started on {gpu_type}, where it cannot run")
         run.version += 1
         if run.first_start is None:
             run.first_start = self.now
@@ -158,12 +162,22 @@ class Engine:
         if all(self._full[t] < job.num_gpus for t in fits):
             self.rejected.append((job, f"needs {job.num_gpus} GPUs of one type; too few"))
             return
+        if not any(self._placeable(job, t) for t in fits):
+            self.rejected.append((job, "no node holds the gang and it cannot spread"))
+            return
         run = JobRun(job=job, area_at_submit=self.area, reason=QUEUED)
         self.pending[job.id] = run
         self._jobs_changed = True
         if self.policy.round_s and not self._round_scheduled:
             self._round_scheduled = True
             self.q.push(self.now, Kind.ROUND)
+
+    def _placeable(self, job: Job, gpu_type: str) -> bool:
+        """Whether ``job`` could ever be placed on ``gpu_type`` (on an empty fleet)."""
+        g = job.num_gpus
+        if g <= self._biggest[gpu_type]:
+            return True
+        return job.rate(gpu_type, spread=True) > 0 and self._full[gpu_type] >= g
 
     def _fail(self, node: int, down_s: float) -> None:
         for run in [r for r in self.running.values() if any(n == node for n, _ in r.placement)]:

@@ -133,6 +133,8 @@ class Placer:
                 return ((min(b[k]), g),)
         if job.topology is Topology.PACK and g <= self.max_node[gpu_type]:
             return None  # it fits on one node by size, so it waits for one
+        if job.rate(gpu_type, spread=True) <= 0:
+            return None  # it cannot run spread over servers of this type
         return self._spread(g, b)
 
     @staticmethod
