@@ -89,6 +89,8 @@ class Engine:
         self._recorded_changes = -1
         self._requeued: set[int] = set()
         self._unsorted = False
+        self._started: list[JobRun] = []  # started since the last decision
+        self._start_seq = 0
 
     # -- job state transitions -------------------------------------------------------------
     def _start(self, run: JobRun, gpu_type: str, placement: Placement) -> None:
@@ -104,6 +106,9 @@ class Engine:
         if run.seg_rate <= 0:
             raise RuntimeError(f"job {run.id} started on {gpu_type}, where it cannot run")
         run.version += 1
+        run.start_seq = self._start_seq
+        self._start_seq += 1
+        self._started.append(run)
         if run.first_start is None:
             run.first_start = self.now
         self.running[run.id] = run
@@ -228,9 +233,11 @@ class Engine:
             counts=self.placer.capacity,
             pending_map=self.pending,
             requeued=self._requeued,
+            started=self._started,
         )
         d: Decision = self.policy.decide(snap)
         self._requeued = set()
+        self._started = []
         self.decisions += 1
         self._jobs_changed = False
         self._is_round = False

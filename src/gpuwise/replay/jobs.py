@@ -95,6 +95,7 @@ class JobRun:
     preemptions: int = 0
     lost_gpu_s: float = 0.0
     version: int = 0  # bumps on every start/stop; stale completion events are ignored
+    start_seq: int = -1  # engine-wide order of the latest start (running-dict order)
     reason: str = "not yet considered"
     area_at_submit: float = 0.0  # integral of the number of active jobs, for Themis' rho
     mean_active: float = 0.0  # time-averaged number of active jobs over the job's life

@@ -33,6 +33,7 @@ class Snapshot:
     counts: Mapping[str, int] = field(default_factory=dict)  # GPUs per type (up)
     pending_map: Mapping[int, JobRun] = field(default_factory=dict)  # id -> pending job
     requeued: Collection[int] = ()  # jobs put back in the queue since the last call
+    started: Collection[JobRun] = ()  # jobs started since the last call (by its decision)
 
     @property
     def active(self) -> list[JobRun]:

@@ -11,10 +11,13 @@ Slurm's ``bf_max_job_test``, at most ``max_scan`` queued jobs are examined per p
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import itertools
 import math
+from collections.abc import Iterable, Iterator
 
-from gpuwise.replay.jobs import Job, JobRun
+from gpuwise.replay.jobs import Job, JobRun, Status
 from gpuwise.replay.placement import Placement, Placer
 from gpuwise.replay.policies.base import (
     WAIT_FREE,
@@ -42,16 +45,84 @@ def estimated_end(run: JobRun, now: float, use_estimates: bool) -> float:
 
 
 def shadow(
-    head: Job, placer: Placer, releases: list[tuple[float, Placement]]
+    head: Job, placer: Placer, releases: Iterable[tuple[float, Placement]]
 ) -> tuple[float, Placer]:
-    """The shadow time and the free state then (before the head's reservation)."""
+    """The shadow time and the free state then (before the head's reservation);
+    ``releases`` must come in order of their estimated ends (ties: running-dict order)."""
     scratch = placer.fork()
-    for end, placement in sorted(releases, key=lambda e: e[0]):
+    for end, placement in releases:
         scratch.release(placement)
         if scratch.place(head, type_order(head, scratch)) is not None:
             scratch.commit()
             return end, scratch
     return math.inf, scratch
+
+
+class ReleaseIndex:
+    """Running jobs sorted by their raw estimated end (a cache, like ``PendingIndex``).
+
+    It is fed the snapshot's ``started`` jobs and drops finished ones lazily, so a decision
+    reads the first few releases in O(log n) instead of sorting every running job.  The
+    order is exactly a stable sort of the running jobs (in running-dict, i.e. start, order)
+    by :func:`estimated_end`: ends at or before ``now`` (an overrun estimate is clamped to
+    ``now``) first, then the rest, each by (end, start order).
+    """
+
+    def __init__(self, use_estimates: bool) -> None:
+        self.est = use_estimates
+        self.keys: list[tuple[float, int]] = []  # (raw end, start_seq), sorted
+        self.runs: dict[int, tuple[JobRun, int]] = {}  # start_seq -> (run, version)
+
+    def _raw_end(self, run: JobRun) -> float:
+        if self.est and run.job.estimate_s is not None:
+            return run.seg_start + run.job.estimate_s
+        return run.finish_time()
+
+    def _add(self, run: JobRun) -> None:
+        k = (self._raw_end(run), run.start_seq)
+        bisect.insort(self.keys, k)
+        self.runs[run.start_seq] = (run, run.version)
+
+    def _live(self, seq: int) -> JobRun | None:
+        run, version = self.runs[seq]
+        return run if run.version == version and run.status is Status.RUNNING else None
+
+    def sync(self, snap: Snapshot) -> None:
+        if len(self.runs) < len(snap.running):  # not fed from the start: rebuild
+            self.keys.clear()
+            self.runs.clear()
+            for run in snap.running:
+                self._add(run)
+            return
+        for run in snap.started:
+            if run.status is Status.RUNNING:
+                self._add(run)
+
+    def ordered(self, now: float) -> Iterator[tuple[float, Placement]]:
+        """(estimated end, placement) of the running jobs, soonest first."""
+        keys = self.keys
+        while keys and self._live(keys[0][1]) is None:  # purge finished jobs up front
+            del self.runs[keys[0][1]]
+            del keys[0]
+        cut = bisect.bisect_right(keys, (now, math.inf))
+        early = []  # ends at or before now: an overrun estimate counts as now
+        for end, seq in keys[:cut]:
+            run = self._live(seq)
+            if run is not None:
+                clamp = self.est and run.job.estimate_s is not None
+                early.append((now if clamp else end, seq, run.placement))
+        for end, _, placement in sorted(early, key=lambda e: (e[0], e[1])):
+            yield end, placement
+        i = cut
+        while i < len(keys):
+            end, seq = keys[i]
+            run = self._live(seq)
+            if run is None:
+                del self.runs[seq]
+                del keys[i]
+                continue
+            yield end, run.placement
+            i += 1
 
 
 class EasyBackfill:
@@ -62,18 +133,22 @@ class EasyBackfill:
     def __init__(self, use_estimates: bool = True, max_scan: int = 1000) -> None:
         self.use_estimates = use_estimates
         self.max_scan = max_scan
+        self._releases = ReleaseIndex(use_estimates)
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
+        self._releases.sync(snap)
         queue = iter(snap.pending)
         head = start_in_order(snap, d, queue, blocking=True)
         if head is None:
             return d
         est = self.use_estimates
-        releases = [(estimated_end(r, snap.now, est), r.placement) for r in snap.running]
-        releases += [
-            (snap.now + estimated_duration(r.job, t, est), p) for r, t, p in d.starts
-        ]
+        now = snap.now
+        new = sorted(  # started now: after every running job with the same end (stable)
+            ((now + estimated_duration(r.job, t, est), p) for r, t, p in d.starts),
+            key=lambda e: e[0],
+        )
+        releases = heapq.merge(self._releases.ordered(now), new, key=lambda e: e[0])
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
         blocked: set[tuple[str, int]] = set()  # (type, gang size) that would delay the head
