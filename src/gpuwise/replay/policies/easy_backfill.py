@@ -28,6 +28,7 @@ from gpuwise.replay.policies.base import (
 )
 
 WAIT_SHADOW = "waiting: starting now would delay the reserved queue head"
+Shape = tuple[int, str, tuple[tuple[float, bool], ...]]
 
 
 def estimated_duration(job: Job, gpu_type: str, use_estimates: bool) -> float:
@@ -134,10 +135,13 @@ class EasyBackfill:
         self.use_estimates = use_estimates
         self.max_scan = max_scan
         self._releases = ReleaseIndex(use_estimates)
+        self._shapes: dict[int, tuple[Job, Shape]] = {}
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
         self._releases.sync(snap)
+        for run in snap.started:  # started jobs are never scanned again
+            self._shapes.pop(run.id, None)
         queue = iter(snap.pending)
         head = start_in_order(snap, d, queue, blocking=True)
         if head is None:
@@ -151,27 +155,63 @@ class EasyBackfill:
         releases = heapq.merge(self._releases.ordered(now), new, key=lambda e: e[0])
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
+        self._scan(snap, d, queue, head.job, shadow_t, at_shadow)
+        return d
+
+    def _shape(self, job: Job, placer: Placer) -> Shape:
+        """What :meth:`Placer.place` reads of ``job``: equal shapes on the same free state
+        get the same placement (cached per job: the queue is scanned again and again)."""
+        got = self._shapes.get(job.id)
+        if got is not None and got[0] is job:
+            return got[1]
+        rates = tuple((job.rate(t), job.rate(t, spread=True) > 0) for t in placer.types)
+        shape = (job.num_gpus, job.topology, rates)
+        self._shapes[job.id] = (job, shape)
+        return shape
+
+    def _scan(
+        self,
+        snap: Snapshot,
+        d: Decision,
+        queue: Iterator[JobRun],
+        head: Job,
+        shadow_t: float,
+        at_shadow: Placer,
+    ) -> None:
+        """Backfill: start later jobs that fit now and do not delay the head's reservation."""
+        placer = snap.placer
+        est = self.use_estimates
+        now = snap.now
+        reasons = d.reasons
+        free = placer.free_total
+        fits: dict[Shape, tuple[str, Placement] | None] = {}  # on the current free GPUs
         blocked: set[tuple[str, int]] = set()  # (type, gang size) that would delay the head
         for run in itertools.islice(queue, self.max_scan):
-            if snap.placer.free_total == 0:
+            if free == 0:
                 break
-            got = snap.placer.place(run.job, type_order(run.job, snap.placer))
+            job = run.job
+            shape = self._shape(job, placer)
+            if shape in fits:
+                got = fits[shape]
+            else:
+                got = fits[shape] = placer.place(job, type_order(job, placer))
             if got is None:
-                d.wait(run, WAIT_FREE)
+                reasons[job.id] = WAIT_FREE
                 continue
             t, p = got
-            if snap.now + estimated_duration(run.job, t, est) > shadow_t:
+            if now + estimated_duration(job, t, est) > shadow_t:
                 # same free GPUs, same gang size: the same placement, which already failed
-                if (t, run.job.num_gpus) in blocked:
-                    d.wait(run, WAIT_SHADOW)
+                if (t, job.num_gpus) in blocked:
+                    reasons[job.id] = WAIT_SHADOW
                     continue
                 at_shadow.reserve(p)
-                if at_shadow.place(head.job, type_order(head.job, at_shadow)) is None:
+                if at_shadow.place(head, type_order(head, at_shadow)) is None:
                     at_shadow.rollback()
-                    blocked.add((t, run.job.num_gpus))
-                    d.wait(run, WAIT_SHADOW)
+                    blocked.add((t, job.num_gpus))
+                    reasons[job.id] = WAIT_SHADOW
                     continue
                 at_shadow.commit()
             blocked.clear()  # the free GPUs changed: a gang that failed may pass now
+            fits.clear()
             d.start(run, t, p)
-        return d
+            free = placer.free_total
