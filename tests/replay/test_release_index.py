@@ -44,4 +44,4 @@ def test_release_order_matches_stable_sort(seed: int, use_estimates: bool) -> No
             ((estimated_end(r, now, use_estimates), r.placement) for r in live),
             key=lambda e: e[0],
         )
-        assert list(index.ordered(now)) == expected
+        assert list(index.ordered(now, live)) == expected

@@ -203,6 +203,9 @@ class Engine:
             if run is not None and run.version == version:
                 self._complete(run)
         elif kind == Kind.ARRIVAL:
+            nxt = subject + 1  # arrivals enter the heap one at a time (in job order)
+            if nxt < len(self.jobs):
+                self.q.push(self.jobs[nxt].submit_s, Kind.ARRIVAL, nxt)
             self._arrive(self.jobs[subject])
         elif kind == Kind.ROUND:
             self._is_round = True
@@ -273,13 +276,18 @@ class Engine:
         self._recorded_changes = p.changes
         busy = tuple(p.capacity[t] - p.free_by_type[t] for t in p.types)
         up = tuple(p.capacity[t] for t in p.types)
-        if not self.alloc or self.alloc[-1][1] != busy or self.alloc[-1][2] != up:
-            self.alloc.append((self.now, busy, up))
+        if self.alloc:
+            _, last_busy, last_up = self.alloc[-1]
+            if last_busy == busy and last_up == up:
+                return
+            if last_up == up:
+                up = last_up  # share the tuple: it rarely changes (memory on long replays)
+        self.alloc.append((self.now, busy, up))
 
     def run(self) -> ReplayResult:
         t0 = _time.perf_counter()
-        for i, job in enumerate(self.jobs):
-            self.q.push(job.submit_s, Kind.ARRIVAL, i)
+        if self.jobs:
+            self.q.push(self.jobs[0].submit_s, Kind.ARRIVAL, 0)
         for k, (when, node, _) in enumerate(self.cfg.failures):
             if not 0 <= node < len(self.placer.nodes):
                 raise GpuwiseError(f"failure injection: node index {node} is not in the fleet")

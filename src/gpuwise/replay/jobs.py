@@ -20,8 +20,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 UNIFORM = "*"  # the rates key that stands for "any GPU type"
+# the default rates, one read-only mapping shared by every job (memory on long traces)
+_UNIFORM_RATES: Mapping[str, float] = MappingProxyType({UNIFORM: 1.0})
 
 
 class Topology(StrEnum):
@@ -40,7 +43,7 @@ class Job:
     submit_s: float
     num_gpus: int
     work: float
-    rates: Mapping[str, float] = field(default_factory=lambda: {UNIFORM: 1.0})
+    rates: Mapping[str, float] = field(default_factory=lambda: _UNIFORM_RATES)
     spread_rates: Mapping[str, float] | None = None
     tenant: str = "default"
     priority: int = 0

@@ -15,7 +15,7 @@ import bisect
 import heapq
 import itertools
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from gpuwise.replay.jobs import Job, JobRun, Status
 from gpuwise.replay.placement import Placement, Placer
@@ -73,6 +73,8 @@ class ReleaseIndex:
         self.est = use_estimates
         self.keys: list[tuple[float, int]] = []  # (raw end, start_seq), sorted
         self.runs: dict[int, tuple[JobRun, int]] = {}  # start_seq -> (run, version)
+        self._new: list[JobRun] = []  # started since the last read, not yet indexed
+        self._rebuild = True
 
     def _raw_end(self, run: JobRun) -> float:
         if self.est and run.job.estimate_s is not None:
@@ -80,8 +82,9 @@ class ReleaseIndex:
         return run.finish_time()
 
     def _add(self, run: JobRun) -> None:
-        k = (self._raw_end(run), run.start_seq)
-        bisect.insort(self.keys, k)
+        if run.status is not Status.RUNNING or run.start_seq in self.runs:
+            return
+        bisect.insort(self.keys, (self._raw_end(run), run.start_seq))
         self.runs[run.start_seq] = (run, run.version)
 
     def _live(self, seq: int) -> JobRun | None:
@@ -89,18 +92,33 @@ class ReleaseIndex:
         return run if run.version == version and run.status is Status.RUNNING else None
 
     def sync(self, snap: Snapshot) -> None:
-        if len(self.runs) < len(snap.running):  # not fed from the start: rebuild
+        """Note the snapshot's newly started jobs (indexed when next read).  When more jobs
+        started than run, or stale entries pile up, the next read rebuilds instead."""
+        if self._rebuild:
+            return
+        self._new.extend(snap.started)
+        limit = 2 * len(snap.running) + 64
+        if len(self._new) > limit or len(self.runs) > limit:
+            self._rebuild = True
+            self._new.clear()
+
+    def _refresh(self, running: Collection[JobRun]) -> None:
+        if self._rebuild or len(self.runs) + len(self._new) < len(running):
             self.keys.clear()
             self.runs.clear()
-            for run in snap.running:
-                self._add(run)
+            self._new.clear()
+            for run in running:  # running-dict order
+                self.runs[run.start_seq] = (run, run.version)
+            self.keys = sorted((self._raw_end(r), seq) for seq, (r, _) in self.runs.items())
+            self._rebuild = False
             return
-        for run in snap.started:
-            if run.status is Status.RUNNING:
-                self._add(run)
+        for run in self._new:
+            self._add(run)
+        self._new.clear()
 
-    def ordered(self, now: float) -> Iterator[tuple[float, Placement]]:
+    def ordered(self, now: float, running: Collection[JobRun]) -> Iterator[tuple[float, Placement]]:
         """(estimated end, placement) of the running jobs, soonest first."""
+        self._refresh(running)
         keys = self.keys
         while keys and self._live(keys[0][1]) is None:  # purge finished jobs up front
             del self.runs[keys[0][1]]
@@ -152,7 +170,7 @@ class EasyBackfill:
             ((now + estimated_duration(r.job, t, est), p) for r, t, p in d.starts),
             key=lambda e: e[0],
         )
-        releases = heapq.merge(self._releases.ordered(now), new, key=lambda e: e[0])
+        releases = heapq.merge(self._releases.ordered(now, snap.running), new, key=lambda e: e[0])
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
         self._scan(snap, d, queue, head.job, shadow_t, at_shadow)
