@@ -5,12 +5,17 @@ one core; >= 50k events/s for simple policies; 1 M synthetic jobs on 10,000 GPUs
 FIFO + backfill in <= 10 min (``--million``, long).
 
     .venv/bin/python benchmarks/bench_replay.py [--philly PATH] [--gpus 2000] [--million]
+    .venv/bin/python benchmarks/bench_replay.py --no-philly --synthetic 100000 --load 0.98
+
+``--synthetic N`` replays N synthetic jobs on N/100 GPUs (the 1 M / 10k ratio) under
+FIFO and EASY backfill at ``--load``; each line also prints the process's peak RSS so far.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
 import time
 
 from gpuwise.fleet import load_fleet
@@ -44,6 +49,11 @@ def synthetic(n: int, gpus: int, load: float, seed: int) -> list[Job]:
     return jobs
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str) -> None:
     t0 = time.perf_counter()
     res = replay(nodes, jobs, make_policy(policy))
@@ -54,7 +64,7 @@ def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str) -> None
         f"replay_s={res.seconds:.1f} wall_s={wall:.1f} events={res.events} "
         f"events_per_s={res.events / res.seconds:,.0f} avg_jct_h={s['avg_jct_h']:.2f} "
         f"avg_queue_h={s['avg_queue_h']:.2f} util_pct={s['gpu_util_pct']:.1f} "
-        f"preemptions={s['preemptions']}",
+        f"preemptions={s['preemptions']} peak_rss_mb={peak_rss_mb():.0f}",
         flush=True,
     )
 
@@ -64,16 +74,26 @@ def main() -> None:
     ap.add_argument("--philly", default=PHILLY)
     ap.add_argument("--gpus", type=int, default=2000)
     ap.add_argument("--million", action="store_true", help="also run 1 M jobs on 10k GPUs")
+    ap.add_argument("--no-philly", action="store_true", help="skip the Philly replays")
+    ap.add_argument("--synthetic", type=int, default=0, help="N jobs on N/100 GPUs")
+    ap.add_argument("--load", type=float, default=0.8, help="offered load of --synthetic")
     args = ap.parse_args()
-    t0 = time.perf_counter()
-    trace = load_trace(args.philly, "pollux")
-    print(f"loaded {len(trace.jobs)} Philly jobs in {time.perf_counter() - t0:.1f} s")
-    for gpus in (args.gpus, args.gpus // 4):
+    if not args.no_philly:
+        t0 = time.perf_counter()
+        trace = load_trace(args.philly, "pollux")
+        print(f"loaded {len(trace.jobs)} Philly jobs in {time.perf_counter() - t0:.1f} s")
+        for gpus in (args.gpus, args.gpus // 4):
+            nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
+            for policy in ("las", "fifo", "easy-backfill"):
+                run(f"philly-{gpus}", nodes, trace.jobs, policy)
+        nodes = nodes_from_fleet(load_fleet("1000xV100"))
+        run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo")
+    if args.synthetic:
+        n, gpus = args.synthetic, max(1, args.synthetic // 100)
         nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
-        for policy in ("las", "fifo", "easy-backfill"):
-            run(f"philly-{gpus}", nodes, trace.jobs, policy)
-    nodes = nodes_from_fleet(load_fleet("1000xV100"))
-    run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo")
+        jobs = synthetic(n, gpus, args.load, 0)
+        for policy in ("fifo", "easy-backfill"):
+            run(f"synthetic-{n}-load{args.load}", nodes, jobs, policy)
     if args.million:
         nodes = nodes_from_fleet(load_fleet("10000xV100"))
         run("synthetic-1M", nodes, synthetic(1_000_000, 10_000, 0.8, 0), "easy-backfill")
