@@ -107,9 +107,10 @@ class JobRun:
         default_factory=list
     )
 
-    @property
-    def id(self) -> int:
-        return self.job.id
+    id: int = field(init=False)  # the job's id, copied (read on every queue walk)
+
+    def __post_init__(self) -> None:
+        self.id = self.job.id
 
     def progress(self, now: float) -> float:
         """Work done by ``now`` (saved work plus the running segment's productive work)."""

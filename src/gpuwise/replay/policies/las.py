@@ -69,12 +69,16 @@ class Las:
         started = {r.id for r, _, _ in d.starts}
         preempted = {r.id for r in d.preempts}
         wake = math.inf
+        thresholds = self.thresholds
+        last = thresholds[-1] if thresholds else math.inf
         for run in [*snap.running, *(r for r, _, _ in d.starts)]:
+            if run.attained_gpu_s >= last:  # closed segments alone put it in the last queue
+                continue
             if run.id in preempted:
                 continue
             service = run.attained(now) if run.id not in started else run.attained_gpu_s
-            k = queue_of(service, self.thresholds)
-            if k < len(self.thresholds):
-                wake = min(wake, now + (self.thresholds[k] - service) / run.job.num_gpus)
+            k = queue_of(service, thresholds)
+            if k < len(thresholds):
+                wake = min(wake, now + (thresholds[k] - service) / run.job.num_gpus)
         d.wake_at = wake if wake < math.inf else None
         return d
