@@ -90,6 +90,7 @@ class Engine:
         self._requeued: set[int] = set()
         self._unsorted = False
         self._started: list[JobRun] = []  # started since the last decision
+        self._arrived: list[JobRun] = []  # queued since the last decision
         self._start_seq = 0
 
     # -- job state transitions -------------------------------------------------------------
@@ -172,6 +173,7 @@ class Engine:
             return
         run = JobRun(job=job, area_at_submit=self.area, reason=QUEUED)
         self.pending[job.id] = run
+        self._arrived.append(run)
         self._jobs_changed = True
         if self.policy.round_s and not self._round_scheduled:
             self._round_scheduled = True
@@ -237,10 +239,13 @@ class Engine:
             pending_map=self.pending,
             requeued=self._requeued,
             started=self._started,
+            arrived=self._arrived,
+            call=self.decisions,
         )
         d: Decision = self.policy.decide(snap)
         self._requeued = set()
         self._started = []
+        self._arrived = []
         self.decisions += 1
         self._jobs_changed = False
         self._is_round = False

@@ -34,6 +34,8 @@ class Snapshot:
     pending_map: Mapping[int, JobRun] = field(default_factory=dict)  # id -> pending job
     requeued: Collection[int] = ()  # jobs put back in the queue since the last call
     started: Collection[JobRun] = ()  # jobs started since the last call (by its decision)
+    arrived: Collection[JobRun] | None = None  # jobs queued since the last call (None: unknown)
+    call: int = -1  # the engine's count of earlier calls (deltas above are since call - 1)
 
     @property
     def active(self) -> list[JobRun]:
@@ -136,31 +138,51 @@ class PendingIndex:
 
     A cache, not state: it gives exactly ``sorted(snap.pending, key=key)`` but updates
     itself from the jobs that joined or left the queue since the last call (set
-    differences of the queue's ids, plus the snapshot's ``requeued`` jobs), so a long queue
-    costs O(changes x log n) per decision instead of a full sort.
+    differences of the queue's ids, plus the snapshot's ``requeued`` jobs; or, when it saw
+    the engine's previous call, from the snapshot's ``started``/``arrived``/``requeued``
+    deltas alone), so a long queue costs O(changes x log n) per decision, not a full sort.
     """
 
     def __init__(self, key: PriorityKey) -> None:
         self.key = key
         self.sorted_keys: list[tuple[tuple[Any, ...], int]] = []
         self._keys: dict[int, tuple[Any, ...]] = {}
+        self._call = -2  # the snapshot ``call`` last seen
 
     def _drop(self, job_id: int) -> None:
         k = self._keys.pop(job_id)
         i = bisect.bisect_left(self.sorted_keys, (k, job_id))
         del self.sorted_keys[i]
 
+    def _add(self, run: JobRun) -> None:
+        k = self.key(run)
+        self._keys[run.id] = k
+        bisect.insort(self.sorted_keys, (k, run.id))
+
     def ordered(self, snap: Snapshot) -> Iterator[JobRun]:
         pend = snap.pending_map
-        for job_id in self._keys.keys() - pend.keys():
-            self._drop(job_id)
-        for job_id in snap.requeued:
-            if job_id in self._keys:
+        deltas = snap.arrived is not None and snap.call >= 0 and snap.call == self._call + 1
+        self._call = snap.call
+        if deltas:  # the engine's changes since the call this index last saw: O(changes)
+            for run in snap.started:
+                if run.id in self._keys:
+                    self._drop(run.id)
+            for job_id in snap.requeued:
+                if job_id in self._keys:
+                    self._drop(job_id)
+                if job_id in pend:
+                    self._add(pend[job_id])
+            for run in snap.arrived or ():
+                if run.id in pend and run.id not in self._keys:
+                    self._add(run)
+        if not deltas or len(self._keys) != len(pend):  # set differences
+            for job_id in self._keys.keys() - pend.keys():
                 self._drop(job_id)
-        for job_id in pend.keys() - self._keys.keys():
-            k = self.key(pend[job_id])
-            self._keys[job_id] = k
-            bisect.insort(self.sorted_keys, (k, job_id))
+            for job_id in snap.requeued:
+                if job_id in self._keys:
+                    self._drop(job_id)
+            for job_id in pend.keys() - self._keys.keys():
+                self._add(pend[job_id])
         return (pend[job_id] for _, job_id in self.sorted_keys)
 
 
