@@ -29,6 +29,7 @@ from gpuwise.replay.policies.base import (
 
 WAIT_SHADOW = "waiting: starting now would delay the reserved queue head"
 Shape = tuple[int, str, tuple[tuple[float, bool], ...]]
+_UNSEEN = ("", ())  # a sentinel placement: this shape was not tried on these free GPUs
 
 
 def estimated_duration(job: Job, gpu_type: str, use_estimates: bool) -> float:
@@ -204,20 +205,23 @@ class EasyBackfill:
         free = placer.free_total
         fits: dict[Shape, tuple[str, Placement] | None] = {}  # on the current free GPUs
         blocked: set[tuple[str, int]] = set()  # (type, gang size) that would delay the head
+        shapes = self._shapes
         for run in itertools.islice(queue, self.max_scan):
             if free == 0:
                 break
             job = run.job
-            shape = self._shape(job, placer)
-            if shape in fits:
-                got = fits[shape]
-            else:
+            cached = shapes.get(job.id)
+            fresh = cached is None or cached[0] is not job
+            shape = self._shape(job, placer) if fresh else cached[1]  # type: ignore[index]
+            got = fits.get(shape, _UNSEEN)
+            if got is _UNSEEN:
                 got = fits[shape] = placer.place(job, type_order(job, placer))
             if got is None:
                 reasons[job.id] = WAIT_FREE
                 continue
             t, p = got
-            if now + estimated_duration(job, t, est) > shadow_t:
+            dur = job.estimate_s if est and job.estimate_s is not None else job.duration_on(t)
+            if now + dur > shadow_t:
                 # same free GPUs, same gang size: the same placement, which already failed
                 if (t, job.num_gpus) in blocked:
                     reasons[job.id] = WAIT_SHADOW
