@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/alibaba-gpu-2023")
+# ../shared/data beside the project root (the team's shared material); override with --data.
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alibaba-gpu-2023"
 FALLBACK_DATA = REPO / "tests" / "data" / "openb"
 
 

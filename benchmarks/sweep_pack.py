@@ -32,7 +32,8 @@ from gpuwise.sched.policies import REFERENCE_POLICIES
 WORKLOADS = ("default", "cpu050", "cpu100", "cpu200", "cpu250", "gpushare40", "gpushare60",
              "gpushare80", "gpushare100", "gpuspec10", "gpuspec20", "gpuspec25", "gpuspec33",
              "multigpu20", "multigpu30", "multigpu40", "multigpu50")
-DATA = Path("/work/shared/data/alibaba-gpu-2023")
+# ../shared/data beside the project root (the team's shared material); override with --data.
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alibaba-gpu-2023"
 
 
 def _job(args: tuple[Path, str, str, int]) -> tuple[str, RunTrace]:
