@@ -16,11 +16,10 @@ from gpuwise.planner.flops import (
 )
 from gpuwise.planner.memory import GIB, zero_model_state_bytes
 from gpuwise.planner.models import get_model, list_models
+from tests.planner.korthikanti import K_MODEL, KORTHIKANTI, run_korthikanti
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "planner"
 NARAYANAN = list(csv.DictReader((DATA / "narayanan2021_table1.csv").open()))
-KORTHIKANTI = list(csv.DictReader((DATA / "korthikanti2022.csv").open()))
-K_MODEL = {"22B": "gpt-22b", "175B": "gpt-175b-megatron", "530B": "gpt-530b", "1T": "gpt-1t"}
 
 
 def _gpt(hidden: int, layers: int) -> str:
@@ -86,27 +85,13 @@ def test_zero_stages_in_breakdown() -> None:
     assert mem[3]["weights"] == pytest.approx(2 * p / 8, rel=1e-9)
 
 
-def _korthikanti(row: dict[str, str], recompute: str, engine: str) -> dict[str, object]:
-    return evaluate_config(
-        get_model(K_MODEL[row["model"]]),
-        "A100-80GB",
-        seq=int(row["seq"]),
-        global_batch=int(row["global_batch"]),
-        gpus=int(row["gpus"]),
-        tp=int(row["tp"]),
-        pp=int(row["pp"]),
-        vpp=int(row["interleave"]),
-        micro_batch=int(row["micro_batch"]),
-        recompute=recompute,
-        engine=engine,
-    )
 
 
 @pytest.mark.parametrize("row", KORTHIKANTI, ids=[r["model"] for r in KORTHIKANTI])
 def test_korthikanti_activation_memory(row: dict[str, str]) -> None:
     # no recompute, tensor parallel without SP (megatron-2021); TP + SP + selective (2022)
-    none = _korthikanti(row, "none", "megatron-2021")["memory_gib"]
-    sel = _korthikanti(row, "selective", "megatron-2022")["memory_gib"]
+    none = run_korthikanti(row, "none", "megatron-2021")["memory_gib"]
+    sel = run_korthikanti(row, "selective", "megatron-2022")["memory_gib"]
     assert none["activations"] == pytest.approx(
         float(row["activations_gib_no_recompute"]), rel=0.02
     )
@@ -115,7 +100,7 @@ def test_korthikanti_activation_memory(row: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("row", KORTHIKANTI, ids=[r["model"] for r in KORTHIKANTI])
 def test_korthikanti_weights_and_optimizer(row: dict[str, str]) -> None:
-    r = _korthikanti(row, "selective", "megatron-2022")
+    r = run_korthikanti(row, "selective", "megatron-2022")
     mean = float(r["model_state_mean_bytes"]) / GIB  # type: ignore[arg-type]
     assert mean == pytest.approx(float(row["weights_optimizer_gib"]), rel=0.05)
 

@@ -20,12 +20,11 @@ from gpuwise.planner.flops import korthikanti_hardware_flops
 from gpuwise.planner.models import get_model, list_models
 from gpuwise.planner.parallel import ENGINES, Setup
 from gpuwise.planner.search import search
+from tests.planner.korthikanti import K_MODEL, KORTHIKANTI, run_korthikanti
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "planner"
 NARAYANAN = list(csv.DictReader((DATA / "narayanan2021_table1.csv").open()))
-KORTHIKANTI = list(csv.DictReader((DATA / "korthikanti2022.csv").open()))
 FOUNDRY = list(csv.DictReader((DATA / "llm_foundry_benchmarks.csv").open()))
-K_MODEL = {"22B": "gpt-22b", "175B": "gpt-175b-megatron", "530B": "gpt-530b", "1T": "gpt-1t"}
 
 # Rows the general model misses (numbers: predicted vs published).
 MISSES: dict[str, str] = {
@@ -87,27 +86,13 @@ K_ENGINE = {
 }
 
 
-def _korthikanti(row: dict[str, str], recompute: str) -> dict[str, Any]:
-    return evaluate_config(
-        get_model(K_MODEL[row["model"]]),
-        "A100-80GB",
-        seq=int(row["seq"]),
-        global_batch=int(row["global_batch"]),
-        gpus=int(row["gpus"]),
-        tp=int(row["tp"]),
-        pp=int(row["pp"]),
-        vpp=int(row["interleave"]),
-        micro_batch=int(row["micro_batch"]),
-        recompute=recompute,
-        engine=K_ENGINE[recompute],
-    )
 
 
 @pytest.mark.parametrize("rid", [_mark("korthikanti_step", r["model"]) for r in KORTHIKANTI])
 def test_korthikanti_step_times(rid: str) -> None:
     row = next(r for r in KORTHIKANTI if r["model"] == rid)
-    full = _korthikanti(row, "full")["time_s"]["step"]
-    sel = _korthikanti(row, "selective")["time_s"]["step"]
+    full = run_korthikanti(row, "full", K_ENGINE["full"])["time_s"]["step"]
+    sel = run_korthikanti(row, "selective", K_ENGINE["selective"])["time_s"]["step"]
     assert full == pytest.approx(float(row["step_s_full_recompute"]), rel=0.10)
     assert sel == pytest.approx(float(row["step_s_sp_selective"]), rel=0.10)
 
@@ -115,7 +100,7 @@ def test_korthikanti_step_times(rid: str) -> None:
 @pytest.mark.parametrize("rid", [_mark("korthikanti_mfu", r["model"]) for r in KORTHIKANTI])
 def test_korthikanti_mfu(rid: str) -> None:
     row = next(r for r in KORTHIKANTI if r["model"] == rid)
-    r = _korthikanti(row, "selective")
+    r = run_korthikanti(row, "selective", K_ENGINE["selective"])
     assert 100 * r["mfu"] == pytest.approx(float(row["mfu_pct_sp_selective"]), abs=1.0)
     # the paper's HFU counts the recomputed attention core as 12sh per token and layer (its
     # formula); ours counts the physical 4sh -- compare like with like

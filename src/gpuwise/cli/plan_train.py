@@ -18,29 +18,12 @@ from gpuwise.planner.evaluate import resolve_engine
 from gpuwise.planner.models import ModelConfig, list_models
 from gpuwise.planner.parallel import ENGINES, PRECISIONS, RECOMPUTE, Setup
 from gpuwise.planner.request import build_model, parse_count, parse_duration_days
-from gpuwise.planner.search import search
+from gpuwise.planner.search import RESULT_FIELDS, search
 
-CONTRACT = (
-    "dp",
-    "tp",
-    "pp",
-    "vpp",
-    "cp",
-    "ep",
-    "zero",
-    "recompute",
-    "micro_batch",
-    "precision",
-    "memory_gib_per_gpu",
-    "step_time_s",
-    "tokens_per_s_per_gpu",
-    "tflops_per_gpu",
-    "hw_tflops_per_gpu",
-    "mfu",
-    "hfu",
-    "days",
-    "gpu_hours",
-)
+# The JSON contract: the configuration, then the search's result fields (energy is extra).
+CONFIG_FIELDS = ("dp", "tp", "pp", "vpp", "cp", "ep", "zero", "recompute", "micro_batch",
+                 "precision")
+CONTRACT = CONFIG_FIELDS + tuple(f for f in RESULT_FIELDS if f != "energy_mwh")
 
 
 @plan_app.command("models")
