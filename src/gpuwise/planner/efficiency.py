@@ -35,17 +35,19 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    tile per SM; a partial last wave idles the rest (wave quantization, NVIDIA's "Matrix
    Multiplication Background" guide), which the best-shape MAMF measurement never pays.
 
-4. *Links.*  NCCL moves data at about 80 % of the NVLink line rate ("with the protocol
-   overhead (~20%) NCCL can get an effective NVLink bandwidth of 370GB/s" of 450 on H100 --
-   NCCL maintainer, NVIDIA/nccl-tests issue #212); InfiniBand with GPUDirect RDMA reaches
-   ~90 % of the NIC rate.
+4. *Links.*  NCCL moves data at a measured fraction of the NVLink line rate, per NVLink
+   generation: 82 % on NVLink 4 ("with the protocol overhead (~20%) NCCL can get an effective
+   NVLink bandwidth of 370GB/s" of 450 on H100 -- NCCL maintainer, NVIDIA/nccl-tests issue
+   #212), 67-69 % on NVLink 3 (200-208 GB/s of 300 on A100, issues #149 and #178);
+   InfiniBand with GPUDirect RDMA reaches ~90 % of the NIC rate.
 
 Limits (measured against the golden tables in ``tests/planner``, with the time model of
 ``gpuwise.planner.time``): Narayanan et al.'s ten A100 runs within 6 %; Korthikanti et al.'s
-step times within 9 % but 1-9 % optimistic (1 MFU point needs 2 %: 22B, 175B and 530B miss
-it); llm-foundry's rows within 15 %, its 2023 H100 MPT-7B row and A100 MPT-13B row only just
-(+14.6 %, +14.7 %).  Points 1-2 give H100 an MFU 0.79x A100's on MPT-7B against a published
-0.72x: most of the gap is power-limited clocks and machine balance, the rest is not modelled.
+eight step times within 6 %, 0-6 % optimistic (1 MFU point needs 2 %: 22B, 175B and 530B
+miss it by 2.4-3.1 points); llm-foundry's rows within 15 %, its 2023 H100 MPT-7B row and
+A100 MPT-13B row only just (+14.6 %, +14.7 %).  Points 1-2 give H100 an MFU 0.79x A100's on
+MPT-7B against a published 0.72x: most of the gap is power-limited clocks and machine
+balance, the rest is not modelled.
 
 Functions here accept numpy arrays for the GEMM dimensions so the search can vectorize.
 """
@@ -68,10 +70,6 @@ ArrayOrFloat = TypeVar("ArrayOrFloat", float, np.ndarray)
 #: 90-93 % on A100/H100 (NVIDIA's own bandwidthTest; e.g. 3.57 of 3.94 TB/s = 90.6 % measured on
 #: an H100 NVL in a published probe); elementwise training kernels are such streams.
 MEM_BW_FRACTION = 0.90
-#: NCCL bus bandwidth as a fraction of the per-direction link bandwidth for large messages:
-#: ~20 % protocol overhead on NVLink (NVIDIA/nccl-tests issue #212: 370 of 450 GB/s on H100;
-#: users report 200-208 GB/s of 300 on 8x A100 systems, issues #149 and #178).
-LINK_FRACTION = 0.80
 #: Same for the inter-node network per GPU (InfiniBand HDR/NDR, GPUDirect RDMA): ~90 %.
 NET_FRACTION = 0.90
 #: Output tile edge used for tile quantization (CUTLASS/cuBLAS default 128 x 128 / 128 x 256).
@@ -97,6 +95,8 @@ def _table() -> dict[str, dict[str, float]]:
         "default": {"mamf": float(raw["default"])},
         "mamf": {str(k): float(v) for k, v in raw["mamf_fraction"].items()},
         "sm": {str(k): float(v) for k, v in raw["sm_count"].items()},
+        "link": {str(k): float(v) for k, v in raw["link_fraction"].items()},
+        "default_link": {"fraction": float(raw["default_link_fraction"])},
         "sustain": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "lo": lo, "hi": hi},
     }
 
@@ -194,9 +194,17 @@ def achievable_tflops(
     return 2.0 * m * n * k / gemm_time_s(acc, m, n, k, precision) / 1e12
 
 
+def link_fraction(acc: Accelerator) -> float:
+    """NCCL bus bandwidth / per-direction line rate of ``acc``'s intra-node link, measured per
+    NVLink generation (``efficiency.yaml`` ``link_fraction``), else its
+    ``default_link_fraction``."""
+    t = _table()
+    return t["link"].get(acc.name, t["default_link"]["fraction"])
+
+
 def link_gbs(acc: Accelerator) -> float:
     """Achievable per-direction intra-node collective bandwidth per GPU (GB/s)."""
-    return acc.interconnect_gbs * LINK_FRACTION
+    return acc.interconnect_gbs * link_fraction(acc)
 
 
 #: Elementwise kernel classes the time model charges apart from the stream rate when a device
