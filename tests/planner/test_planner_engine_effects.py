@@ -52,3 +52,16 @@ def test_first_generation_flash_attention_is_slower() -> None:
     fa1: dict[str, Any] = evaluate_config(m, "A100-80GB", engine="llm-foundry-2023", **kw)
     ratio = fa1["time_s"]["step"] / fa2["time_s"]["step"]
     assert 1.03 < ratio < 1.15  # attention is ~7 % of an MPT-7B step at 2k tokens
+
+
+def test_mfu_is_against_the_bf16_peak_for_every_precision() -> None:
+    """An FP8 plan's MFU uses the dense BF16 peak (torchtitan's convention), so the FP8
+    speed-up shows as a higher MFU on the same scale as BF16 plans."""
+    kw: dict[str, Any] = {"seq": 4096, "global_batch": 64, "gpus": 8, "tp": 8, "pp": 1}
+    model = get_model("llama-2-7b")
+    bf16 = evaluate_config(model, "H100-SXM", precision="bf16", **kw)
+    fp8 = evaluate_config(model, "H100-SXM", precision="fp8", **kw)
+    for r in (bf16, fp8):
+        assert r["mfu"] == pytest.approx(r["tflops_per_gpu"] / 989.0, rel=1e-3)
+    assert fp8["tflops_per_gpu"] > bf16["tflops_per_gpu"]
+    assert fp8["mfu"] > bf16["mfu"]
