@@ -17,8 +17,27 @@ from dataclasses import dataclass, field
 from gpuwise.errors import GpuwiseError
 from gpuwise.replay.events import EventQueue, Kind
 from gpuwise.replay.jobs import Job, JobRun, Status, work_at_preemption
-from gpuwise.replay.placement import NodeSpec, Placement, Placer
+from gpuwise.replay.placement import DEFAULT_PLACEMENT, NodeSpec, Placement, Placer
 from gpuwise.replay.policies.base import QUEUED, Decision, Policy, Snapshot
+from gpuwise.sched import Policy as PlacementPolicy
+from gpuwise.sched import Request, WorkloadMix
+from gpuwise.sched.policies import get_policy
+
+
+def get_placement(name: str) -> PlacementPolicy:
+    """The :mod:`gpuwise.sched` policy called ``name`` (GpuwiseError with suggestions)."""
+    try:
+        return get_policy(name)
+    except GpuwiseError as e:
+        raise GpuwiseError(f"--placement: {e}") from None
+
+
+def workload_mix(jobs: Sequence[Job], nodes: Sequence[NodeSpec]) -> WorkloadMix:
+    """The typical gangs of a trace (whole GPUs, capped at the widest node), for placement
+    policies that measure fragmentation against them (FGD)."""
+    widest = max((n.gpus for n in nodes), default=1)
+    sizes = [min(j.num_gpus, widest) for j in jobs] or [1]
+    return WorkloadMix.from_requests(Request(0, 0, g, 1000) for g in sizes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +49,8 @@ class ReplayConfig:
     failures: Sequence[tuple[float, int, float]] = ()  # (time, node index, seconds down)
     max_events: int = 50_000_000
     record_segments: bool = False  # keep every run segment (for audits and tests)
+    placement: str = DEFAULT_PLACEMENT  # the gpuwise.sched policy that picks nodes
+    seed: int = 0  # for placement policies that draw random numbers
 
 
 @dataclass(slots=True)
@@ -47,6 +68,7 @@ class ReplayResult:
     decisions: int = 0
     seconds: float = 0.0
     capacity: dict[str, int] = field(default_factory=dict)
+    placement: str = DEFAULT_PLACEMENT
 
 
 class Engine:
@@ -59,18 +81,20 @@ class Engine:
         policy: Policy,
         config: ReplayConfig | None = None,
     ) -> None:
-        self.placer = Placer(nodes)
+        self.cfg = config or ReplayConfig()
+        self.jobs = sorted(jobs, key=lambda j: (j.submit_s, j.id))
+        placement = get_placement(self.cfg.placement)
+        mix = workload_mix(self.jobs, nodes) if placement.needs_mix else None
+        self.placer = Placer(nodes, placement, self.cfg.seed, mix)
         if not self.placer.types:
             raise GpuwiseError("the fleet has no GPUs to replay on")
         self.policy = policy
-        self.cfg = config or ReplayConfig()
         self._full = dict.fromkeys(self.placer.types, 0)  # GPUs per type, down nodes included
         self._biggest = dict.fromkeys(self.placer.types, 0)  # largest node per type
         for n in nodes:
             if n.gpus:
                 self._full[n.gpu_type] += n.gpus
                 self._biggest[n.gpu_type] = max(self._biggest[n.gpu_type], n.gpus)
-        self.jobs = sorted(jobs, key=lambda j: (j.submit_s, j.id))
         self.q = EventQueue()
         self.now = 0.0
         self.pending: dict[int, JobRun] = {}
@@ -324,6 +348,7 @@ class Engine:
             decisions=self.decisions,
             seconds=_time.perf_counter() - t0,
             capacity=dict(self.placer.capacity),
+            placement=self.placer.policy.name,
         )
 
 

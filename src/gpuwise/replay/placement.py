@@ -1,14 +1,17 @@
-"""Whole-GPU gang placement on the nodes of a fleet.
+"""The replay's adapter to the scheduling core for whole-GPU gang placement.
 
-This module is the only place where the replay decides on which nodes a job lands.  It keeps
-per node the number of free GPUs and, per GPU type, buckets of nodes by free count, so that a
-best-fit choice (the node whose free count is the smallest that still holds the gang) costs
-O(GPUs per node) instead of a scan over all nodes.
+The replay never picks nodes itself: :class:`Placer` holds the cluster state as the core's
+:class:`~gpuwise.sched.index.WholeGpuIndex` (free whole GPUs per node, bucketed per type)
+and asks a :mod:`gpuwise.sched` policy from the registry (``best-fit`` by default) through
+:func:`gpuwise.sched.gang.place_whole_gang`, which puts a gang on one node or spreads it over
+the fewest nodes.  What is left here is the replay's vocabulary: a job's GPU type choice,
+whether its gang may be split (its topology and spread rate), and placements as
+``((node, GPUs), ...)``.
 
-``reserve`` and ``release`` change the state and are journalled: a policy may try
-reservations on the snapshot's placer (including releasing GPUs of jobs it means to preempt)
-and the engine then either keeps them (:meth:`Placer.commit`) or undoes them
-(:meth:`Placer.rollback`).  ``fork`` gives an independent copy for look-ahead (backfill).
+``reserve`` and ``release`` change the state and are journalled by the index: a policy may
+try reservations (including releasing GPUs of jobs it means to preempt) and the engine then
+keeps them (:meth:`Placer.commit`) or undoes them (:meth:`Placer.rollback`).  ``fork`` gives
+an independent copy for look-ahead (backfill).
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from gpuwise.replay.jobs import Job, Topology
+from gpuwise.sched import Policy, Rejection, WorkloadMix, get_policy
+from gpuwise.sched.gang import place_whole_gang, why_not
+from gpuwise.sched.index import WholeGpuIndex
+from gpuwise.sched.shortcut import top_nodes
 
 Placement = tuple[tuple[int, int], ...]  # ((node index, GPUs), ...)
+DEFAULT_PLACEMENT = "best-fit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,124 +42,104 @@ class NodeSpec:
 
 
 class Placer:
-    """Free-GPU bookkeeping with best-fit gang placement."""
+    """Free-GPU state (the core's index) and gang placement by a core policy."""
 
-    def __init__(self, nodes: Sequence[NodeSpec]) -> None:
+    def __init__(self, nodes: Sequence[NodeSpec], policy: Policy | str = DEFAULT_PLACEMENT,
+                 seed: int = 0, mix: WorkloadMix | None = None) -> None:
         self.nodes = tuple(nodes)
-        self.types: tuple[str, ...] = tuple(sorted({n.gpu_type for n in self.nodes if n.gpus}))
-        self.node_type = [n.gpu_type for n in self.nodes]
-        self.free = [n.gpus if n.up else 0 for n in self.nodes]
-        self.up = [n.up for n in self.nodes]
-        self.max_node = dict.fromkeys(self.types, 0)
-        self.capacity = dict.fromkeys(self.types, 0)
-        for n in self.nodes:
-            if n.gpus and n.up:
-                self.max_node[n.gpu_type] = max(self.max_node[n.gpu_type], n.gpus)
-                self.capacity[n.gpu_type] += n.gpus
-        self.free_by_type = dict(self.capacity)
-        # buckets[type][k] = set of node indices with exactly k free GPUs (k >= 1)
-        self.buckets: dict[str, list[set[int]]] = {
-            t: [set() for _ in range(self.max_node[t] + 1)] for t in self.types
-        }
-        for i, n in enumerate(self.nodes):
-            if self.free[i] > 0:
-                self.buckets[n.gpu_type][self.free[i]].add(i)
-        self._journal: list[tuple[int, int]] = []
-        self.changes = 0  # bumps on every change of free GPUs (cheap change detection)
+        self.policy = get_policy(policy) if isinstance(policy, str) else policy
+        if self.policy.needs_mix and mix is None:
+            raise ValueError(f"placement policy {self.policy.name} needs the workload mix")
+        self.mix = mix
+        self.rng = np.random.default_rng(seed)
+        widest = max((n.gpus for n in self.nodes), default=0)
+        fast = top_nodes(self.policy) is not None and widest <= 64
+        self._bind(WholeGpuIndex([(n.name, n.gpu_type, n.gpus, n.up) for n in self.nodes],
+                                 track_snapshot=not fast))
+        self.rejection: Rejection | None = None  # why the last ``find`` found nothing
+
+    def _bind(self, index: WholeGpuIndex) -> None:
+        """Alias the index's containers (read-only views for policies)."""
+        self.index = index
+        self.types: tuple[str, ...] = index.models
+        self.node_type = index.model
+        self.free = index.free
+        self.up = index.up
+        self.max_node = index.max_node
+        self.capacity = index.capacity
+        self.free_by_type = index.free_by_model
+        self.buckets = index.buckets
+
+    @property
+    def changes(self) -> int:
+        return self.index.changes
 
     # -- state changes -------------------------------------------------------------------
-    def _set_free(self, node: int, value: int) -> None:
-        old = self.free[node]
-        t = self.node_type[node]
-        b = self.buckets[t]
-        if old > 0:
-            b[old].discard(node)
-        if value > 0:
-            if value >= len(b):  # a repaired node may exceed the max seen while it was down
-                b.extend(set() for _ in range(value + 1 - len(b)))
-            b[value].add(node)
-        self.free[node] = value
-        self.free_by_type[t] += value - old
-        self.changes += 1
-
     def reserve(self, placement: Placement) -> None:
+        take = self.index.take
         for node, k in placement:
-            if k > self.free[node]:
-                raise RuntimeError(f"double booking on node {self.nodes[node].name}")
-            self._journal.append((node, self.free[node]))
-            self._set_free(node, self.free[node] - k)
+            take(node, k)
 
     def release(self, placement: Placement) -> None:
+        give = self.index.give
         for node, k in placement:
-            self._journal.append((node, self.free[node]))
-            self._set_free(node, self.free[node] + k)
+            give(node, k)
 
     def commit(self) -> None:
-        self._journal.clear()
+        self.index.commit()
 
     def rollback(self) -> None:
-        while self._journal:
-            node, old = self._journal.pop()
-            self._set_free(node, old)
+        self.index.rollback()
 
-    def set_node_up(self, node: int, up: bool, busy: int) -> None:
-        """Mark ``node`` up or down; ``busy`` is what running jobs still hold on it."""
-        t = self.node_type[node]
-        total = self.nodes[node].gpus
-        if self.up[node] == up:
-            return
-        self.up[node] = up
-        self.capacity[t] += total if up else -total
-        self.changes += 1
-        self.max_node[t] = max(self.max_node[t], total)
-        self._set_free(node, total - busy if up else 0)
-        self._journal.clear()
+    def set_node_up(self, node: int, up: bool, busy: int = 0) -> None:
+        """Mark ``node`` up or down (jobs on a failing node must have been released)."""
+        if busy:
+            raise ValueError("a node changes state only with no jobs on it")
+        self.index.set_up(node, up)
 
     def fork(self) -> Placer:
         other = Placer.__new__(Placer)
-        other.nodes = self.nodes
-        other.types = self.types
-        other.node_type = self.node_type
-        other.free = list(self.free)
-        other.up = list(self.up)
-        other.max_node = dict(self.max_node)
-        other.capacity = dict(self.capacity)
-        other.free_by_type = dict(self.free_by_type)
-        other.buckets = {t: [set(s) for s in b] for t, b in self.buckets.items()}
-        other._journal = []
-        other.changes = 0
+        other.nodes, other.policy, other.mix, other.rng = self.nodes, self.policy, self.mix, \
+            self.rng
+        other._bind(self.index.copy())
+        other.rejection = None
         return other
 
     # -- queries --------------------------------------------------------------------------
-    def find(self, job: Job, gpu_type: str) -> Placement | None:
-        """A best-fit placement of ``job`` on ``gpu_type`` nodes, or ``None``."""
+    def spread_ok(self, job: Job, gpu_type: str) -> bool:
+        """Whether ``job``'s gang may be split over nodes of ``gpu_type``: a packed gang only
+        when no node is big enough, and never where its spread rate is 0."""
+        if job.topology is Topology.PACK and job.num_gpus <= self.max_node[gpu_type]:
+            return False
+        return job.rate(gpu_type, spread=True) > 0
+
+    def fits(self, job: Job, gpu_type: str) -> bool:
+        """Whether :meth:`find` would place ``job`` on ``gpu_type`` now (no policy asked)."""
         g = job.num_gpus
         if self.free_by_type.get(gpu_type, 0) < g:
-            return None
-        b = self.buckets[gpu_type]
-        top = len(b) - 1
-        for k in range(min(g, top + 1), top + 1):  # one node that holds the whole gang
-            if k >= g and b[k]:
-                return ((min(b[k]), g),)
-        if job.topology is Topology.PACK and g <= self.max_node[gpu_type]:
-            return None  # it fits on one node by size, so it waits for one
-        if job.rate(gpu_type, spread=True) <= 0:
-            return None  # it cannot run spread over servers of this type
-        return self._spread(g, b)
+            return False
+        return self.index.holds(gpu_type, g) or self.spread_ok(job, gpu_type)
 
-    @staticmethod
-    def _spread(g: int, b: list[set[int]]) -> Placement | None:
-        """Take GPUs from the emptiest nodes first (fewest nodes for the gang)."""
-        out: list[tuple[int, int]] = []
-        need = g
-        for k in range(len(b) - 1, 0, -1):
-            for node in sorted(b[k]):
-                take = min(k, need)
-                out.append((node, take))
-                need -= take
-                if need == 0:
-                    return tuple(out)
-        return None
+    def fits_any(self, job: Job, types: Iterable[str]) -> bool:
+        return any(t in self.buckets and job.can_run_on(t) and self.fits(job, t) for t in types)
+
+    def find(self, job: Job, gpu_type: str) -> Placement | None:
+        """The placement policy's placement of ``job`` on ``gpu_type`` nodes, or ``None``
+        (then :attr:`rejection` says why, in the core's words)."""
+        g = job.num_gpus
+        if self.free_by_type.get(gpu_type, 0) < g:  # cheap necessary condition
+            self.rejection = None
+            return None
+        got = place_whole_gang(self.policy, self.index, g, gpu_type,
+                               self.spread_ok(job, gpu_type), self.rng, self.mix)
+        if isinstance(got, Rejection):
+            self.rejection = got
+            return None
+        return tuple((p.node, p.request.num_gpu) for p in got)
+
+    def why(self, job: Job, gpu_type: str) -> Rejection:
+        """The core's reason ``job`` cannot be placed on ``gpu_type`` now."""
+        return why_not(self.index, job.num_gpus, gpu_type, self.spread_ok(job, gpu_type))
 
     def place(self, job: Job, types: Iterable[str]) -> tuple[str, Placement] | None:
         """The first of ``types`` where ``job`` fits, with its placement (not reserved)."""

@@ -52,6 +52,22 @@ def _host(req: Request) -> str:
     return f"{cores:g} CPU cores and {req.memory_mib / 1024:g} GiB memory"
 
 
+def gpu_reason(code: str, num_gpu: int, models: str, total: int = 0, holders: int = 0,
+               biggest: int = 0) -> str:
+    """The sentence :func:`explain` gives for a whole-GPU ``code`` (``no-model``,
+    ``too-big``, ``fragmented``, ``no-gpus``): ``models`` as from :func:`describe_models`,
+    ``total`` free GPUs of those models on ``holders`` nodes, ``biggest`` the largest node."""
+    if code == "no-model":
+        return f"no node has {f'GPU model {models}' if models else 'GPUs'}"
+    if code == "too-big":
+        return f"no node has {_gpus(num_gpu, models)} (the largest has {biggest})"
+    if code == "fragmented":
+        return (f"fragmented: {holders} nodes have {_gpus(total, models)} "
+                f"free in total but none has {num_gpu} on one node")
+    return (f"no node with {num_gpu} free {models + ' ' if models else ''}"
+            f"GPU{'s' if num_gpu > 1 else ''} ({total} free in the cluster)")
+
+
 def explain(snap: ClusterSnapshot, req: Request) -> tuple[str, str]:
     """``(code, sentence)`` saying why no node can take ``req`` (call only when none can).
 
@@ -62,12 +78,10 @@ def explain(snap: ClusterSnapshot, req: Request) -> tuple[str, str]:
         return "host", f"no node has {_host(req)} free"
     model_ok = snap.model_mask(req)
     if not model_ok.any():
-        what = f"GPU model {models}" if models else "GPUs"
-        return "no-model", f"no node has {what}"
+        return "no-model", gpu_reason("no-model", req.num_gpu, models)
     biggest = int(snap.gpu_count[model_ok].max())
     if biggest < req.num_gpu:
-        return "too-big", (f"no node has {_gpus(req.num_gpu, models)} "
-                           f"(the largest has {biggest})")
+        return "too-big", gpu_reason("too-big", req.num_gpu, models, biggest=biggest)
     gpu_ok = gpu_fit(snap, req)
     if not gpu_ok.any():
         if req.is_share:
@@ -76,10 +90,7 @@ def explain(snap: ClusterSnapshot, req: Request) -> tuple[str, str]:
         free_whole = (snap.gpu_free >= MILLI).sum(axis=1) * model_ok
         total = int(free_whole.sum())
         holders = int((free_whole > 0).sum())
-        if total >= req.num_gpu:
-            return "fragmented", (f"fragmented: {holders} nodes have {_gpus(total, models)} "
-                                  f"free in total but none has {req.num_gpu} on one node")
-        return "no-gpus", (f"no node with {req.num_gpu} free {models + ' ' if models else ''}"
-                           f"GPU{'s' if req.num_gpu > 1 else ''} ({total} free in the cluster)")
+        code = "fragmented" if total >= req.num_gpu else "no-gpus"
+        return code, gpu_reason(code, req.num_gpu, models, total, holders)
     return "host", (f"{int(gpu_ok.sum())} nodes have the GPUs "
                     f"but none also has {_host(req)} free")

@@ -96,6 +96,15 @@ WAIT_PRIO = "waiting: higher-priority jobs hold the GPUs"
 WAIT_FRAG = "waiting for a placement (enough GPUs, but not on few enough nodes)"
 
 
+def wait_reason(placer: Placer, job: Job, base: str = WAIT_FREE) -> str:
+    """``base`` plus the scheduling core's reason ``job`` cannot be placed on its fastest
+    type now (``sched.filters`` sentences: fragmented, no free GPUs, ...)."""
+    types = type_order(job, placer)
+    if not types:
+        return base
+    return f"{base}: {placer.why(job, types[0]).reason}"
+
+
 def start_in_order(
     snap: Snapshot, d: Decision, order: Iterable[JobRun], blocking: bool
 ) -> JobRun | None:
@@ -106,7 +115,7 @@ def start_in_order(
     for run in order:
         got = placer.place(run.job, type_order(run.job, placer)) if placer.free_total else None
         if got is None:
-            d.wait(run, WAIT_FREE)
+            d.wait(run, wait_reason(placer, run.job) if placer.free_total else WAIT_FREE)
             if blocking:
                 return run
             continue
@@ -279,7 +288,8 @@ def select_preemptive(
             taken.add(v.id)
             p = placer.find(run.job, t)
         if p is None:
-            d.wait(run, WAIT_FRAG)
+            why = placer.rejection
+            d.wait(run, f"{WAIT_FRAG}: {why.reason}" if why is not None else WAIT_FRAG)
             continue
         d.start(run, t, p)
     for v in sorted(d.preempts, key=key):

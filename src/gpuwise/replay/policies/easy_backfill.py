@@ -52,9 +52,10 @@ def shadow(
     """The shadow time and the free state then (before the head's reservation);
     ``releases`` must come in order of their estimated ends (ties: running-dict order)."""
     scratch = placer.fork()
+    types = type_order(head, scratch)
     for end, placement in releases:
         scratch.release(placement)
-        if scratch.place(head, type_order(head, scratch)) is not None:
+        if scratch.fits_any(head, types):
             scratch.commit()
             return end, scratch
     return math.inf, scratch
@@ -227,7 +228,7 @@ class EasyBackfill:
                     reasons[job.id] = WAIT_SHADOW
                     continue
                 at_shadow.reserve(p)
-                if at_shadow.place(head, type_order(head, at_shadow)) is None:
+                if not at_shadow.fits_any(head, type_order(head, at_shadow)):
                     at_shadow.rollback()
                     blocked.add((t, job.num_gpus))
                     reasons[job.id] = WAIT_SHADOW
