@@ -1,0 +1,180 @@
+"""Out-of-sample check of the training planner against published runs it was never fitted to.
+
+Reads ``tests/data/planner/unseen_runs.csv`` (sources in ``tests/data/planner/SOURCE.md``),
+evaluates every row marked ``use=yes`` with the planner's own API exactly as a user would
+(``evaluate_config`` with the run's GPU, model preset, parallelism, precision and engine), and
+prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped by GPU,
+precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
+
+    .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from gpuwise.catalog import Accelerator, get_accelerator
+from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.models import get_model
+from gpuwise.planner.parallel import ENGINES, Engine
+
+CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "unseen_runs.csv"
+
+#: Hardware the sources name that the catalog does not hold, as the catalog chip with the
+#: source's own figures substituted.  torchtitan's H100 benchmarks (benchmarks/
+#: llama3_h100_202412_torchtitan.md): "96GB HBM2e with 2.4 TB/sec peak memory bandwidth",
+#: "the default 500W power limit".
+VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
+    "H100-SXM-96GB-500W": ("H100-SXM", {"memory_gib": 96.0, "mem_bw_gbs": 2400.0, "tdp_w": 500.0}),
+}
+
+
+def engine_for(name: str) -> Engine:
+    """An engine preset; ``<preset>-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
+    ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``)."""
+    if name.endswith("-fp32reduce"):
+        base = name.removesuffix("-fp32reduce")
+        return replace(ENGINES[base], name=name, grad_bytes=4)
+    return ENGINES[name]
+
+
+def accelerator_for(name: str) -> Accelerator:
+    """The catalog accelerator, or a documented variant of one (see :data:`VARIANTS`)."""
+    if name in VARIANTS:
+        base, update = VARIANTS[name]
+        return get_accelerator(base).model_copy(update=update)
+    return get_accelerator(name)
+
+
+def load_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def evaluate_row(row: dict[str, str]) -> dict[str, Any]:
+    """Run one published configuration through the planner."""
+    return evaluate_config(
+        get_model(row["model"]),
+        accelerator_for(row["gpu"]),
+        seq=int(row["seq"]),
+        global_batch=int(row["global_batch"]),
+        gpus=int(row["gpus"]),
+        tp=int(row["tp"]),
+        pp=int(row["pp"]),
+        vpp=int(row["vp"]),
+        cp=int(row["cp"]),
+        ep=int(row["ep"]),
+        zero=int(row["zero"]),
+        recompute=row["recompute"],
+        micro_batch=int(row["micro_batch"]),
+        precision=row["precision"],
+        engine=engine_for(row["engine"]),
+        net_gbs_per_gpu=float(row["net_gbs_per_gpu"]),
+    )
+
+
+def compare(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """Published vs predicted for every usable row (ratio = predicted / published)."""
+    out = []
+    for row in rows:
+        if row["use"] != "yes":
+            continue
+        r = evaluate_row(row)
+        pub = float(row["published_tokens_per_s_per_gpu"])
+        pred = float(r["tokens_per_s_per_gpu"])
+        pub_tf = float(row["published_tflops_per_gpu"]) if row["published_tflops_per_gpu"] else None
+        out.append(
+            {
+                "id": row["id"],
+                "gpu": row["gpu"],
+                "precision": row["precision"],
+                "engine": row["engine"],
+                "published": pub,
+                "predicted": pred,
+                "ratio": pred / pub,
+                "fits": bool(r["fits"]),
+                "mem_gib": float(r["memory_gib"]["total"]),
+                "published_tflops": pub_tf,
+                "predicted_tflops": float(r["tflops_per_gpu"]),
+                "mfu": float(r["mfu"]),
+                "time_s": r["time_s"],
+            }
+        )
+    return out
+
+
+def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
+    """Median |error| overall and per GPU / precision / engine group, and the worst rows."""
+
+    def stats(rs: list[dict[str, Any]]) -> dict[str, float]:
+        ratios = [r["ratio"] for r in rs]
+        return {
+            "n": len(rs),
+            "median_ratio": statistics.median(ratios),
+            "median_abs_err": statistics.median(abs(x - 1.0) for x in ratios),
+            "max_abs_err": max(abs(x - 1.0) for x in ratios),
+        }
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        groups.setdefault(f"{r['gpu']} {r['precision']} {r['engine']}", []).append(r)
+    by_worst = sorted(results, key=lambda r: -abs(r["ratio"] - 1.0))
+    return {
+        "all": stats(results),
+        "groups": {k: stats(v) for k, v in sorted(groups.items())},
+        "worst": [(r["id"], r["ratio"]) for r in by_worst[:worst]],
+    }
+
+
+def _fmt_tf(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--csv", type=Path, default=CSV)
+    ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
+    args = ap.parse_args()
+    rows = load_rows(args.csv)
+    results = compare(rows)
+    summary = summarize(results)
+    if args.json:
+        print(json.dumps({"results": results, "summary": summary}))
+        return
+    skipped = [r["id"] for r in rows if r["use"] != "yes"]
+    print(
+        f"{'row':34} {'published':>9} {'predicted':>9} {'ratio':>6} {'fits':>4} "
+        f"{'mem':>5} {'pubTF':>5} {'predTF':>6}"
+    )
+    for r in results:
+        print(
+            f"{r['id']:34} {r['published']:9.0f} {r['predicted']:9.0f} {r['ratio']:6.2f} "
+            f"{'y' if r['fits'] else 'N':>4} {r['mem_gib']:5.0f} "
+            f"{_fmt_tf(r['published_tflops']):>5} {r['predicted_tflops']:6.0f}"
+        )
+    a = summary["all"]
+    print(
+        f"\nall {a['n']} rows: median ratio {a['median_ratio']:.2f}, median |error| "
+        f"{100 * a['median_abs_err']:.1f} %, max |error| {100 * a['max_abs_err']:.1f} %"
+    )
+    print(
+        f"{'group (gpu precision engine)':44} {'n':>2} {'med ratio':>9} {'med|err|':>8} "
+        f"{'max|err|':>8}"
+    )
+    for k, s in summary["groups"].items():
+        print(
+            f"{k:44} {s['n']:2d} {s['median_ratio']:9.2f} {100 * s['median_abs_err']:7.1f}% "
+            f"{100 * s['max_abs_err']:7.1f}%"
+        )
+    print("worst: " + ", ".join(f"{i} {x:.2f}" for i, x in summary["worst"]))
+    print("not evaluated (see notes column): " + ", ".join(skipped))
+
+
+if __name__ == "__main__":
+    main()
