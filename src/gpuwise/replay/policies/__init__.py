@@ -14,7 +14,12 @@ from gpuwise.replay.policies.base import Decision, Policy, Snapshot
 from gpuwise.replay.policies.easy_backfill import EasyBackfill
 from gpuwise.replay.policies.fair_share import FairShare
 from gpuwise.replay.policies.fifo import Fifo
-from gpuwise.replay.policies.gavel import MaxMinFairness, MinAvgJct
+from gpuwise.replay.policies.gavel_policies import (
+    MaxMinFairness,
+    MaxSumThroughput,
+    MinAvgJct,
+    MinMakespan,
+)
 from gpuwise.replay.policies.las import Las
 from gpuwise.replay.policies.priority import PriorityPreemptive
 from gpuwise.replay.policies.srtf import Srtf
@@ -28,6 +33,10 @@ REGISTRY: dict[str, Callable[[], Policy]] = {
     "max-min-fairness-agnostic": lambda: MaxMinFairness(agnostic=True),
     "min-avg-jct": lambda: MinAvgJct(agnostic=False),
     "min-avg-jct-agnostic": lambda: MinAvgJct(agnostic=True),
+    "min-makespan": lambda: MinMakespan(agnostic=False),
+    "min-makespan-agnostic": lambda: MinMakespan(agnostic=True),
+    "max-sum-throughput": lambda: MaxSumThroughput(agnostic=False),
+    "max-sum-throughput-agnostic": lambda: MaxSumThroughput(agnostic=True),
     "fair-share": FairShare,
     "priority": PriorityPreemptive,
 }

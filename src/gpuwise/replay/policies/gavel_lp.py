@@ -3,12 +3,15 @@
 An allocation ``X`` (jobs x GPU types) gives the fraction of time job ``i`` should spend on
 type ``t``.  With throughputs ``T[i, t]`` (work/s of the whole gang), scale factors (gang
 sizes) ``s_i`` and ``C_t`` GPUs of type ``t``, every policy shares Gavel's constraints
-(``policy.py: get_base_constraints``)::
+(``scheduler/policies/policy.py``, ``get_base_constraints``)::
 
-    0 <= X[i, t] <= 1,   sum_t X[i, t] <= 1,   sum_i s_i X[i, t] <= C_t
+    X[i, t] >= 0,   sum_t X[i, t] <= 1,   sum_i s_i X[i, t] <= C_t
 
 plus ``X[i, t] = 0`` where the job cannot run (zero throughput, or a gang larger than the
-type's fleet).  The effective throughput of job ``i`` is ``sum_t T[i, t] X[i, t]``.
+type's fleet; Gavel leaves these free, but they can only add idle time).  The effective
+throughput of job ``i`` is ``sum_t T[i, t] X[i, t]``.  Gavel solves with cvxpy (ECOS); an
+LP's optimum is the same whatever the solver, though ties between optimal allocations may be
+broken differently.
 """
 
 from __future__ import annotations
@@ -21,36 +24,55 @@ from scipy.sparse import coo_matrix, hstack, vstack
 from gpuwise.errors import GpuwiseError
 
 Array = NDArray[np.float64]
+Bounds = list[tuple[float, float | None]]
+
+
+def runnable(T: Array, scale: Array, caps: Array) -> NDArray[np.bool_]:
+    """Pairs (job, type) that can hold the job: positive throughput and enough GPUs."""
+    return (T > 0) & (scale[:, None] <= caps[None, :])
 
 
 def _base(
     T: Array, scale: Array, caps: Array
-) -> tuple[coo_matrix, Array, list[tuple[float, float]]]:
+) -> tuple[coo_matrix, Array, Bounds]:
     """Capacity and per-job rows of Gavel's base constraints, and per-variable bounds."""
     n, m = T.shape
-    rows, cols, vals = [], [], []
-    for t in range(m):  # sum_i s_i x_it <= C_t
-        for i in range(n):
-            rows.append(t)
-            cols.append(i * m + t)
-            vals.append(scale[i])
-    for i in range(n):  # sum_t x_it <= 1
-        for t in range(m):
-            rows.append(m + i)
-            cols.append(i * m + t)
-            vals.append(1.0)
-    a = coo_matrix((vals, (rows, cols)), shape=(m + n, n * m))
+    cap_rows = np.repeat(np.arange(m)[None, :], n, axis=0).reshape(-1)  # variable i*m+t -> t
+    job_rows = m + np.repeat(np.arange(n), m)
+    cols = np.arange(n * m)
+    rows = np.concatenate([cap_rows, job_rows])
+    vals = np.concatenate([np.repeat(scale, m), np.ones(n * m)])
+    a = coo_matrix((vals, (rows, np.concatenate([cols, cols]))), shape=(m + n, n * m))
     b = np.concatenate([caps, np.ones(n)])
-    ok = (T > 0) & (scale[:, None] <= caps[None, :])
-    bounds = [(0.0, 1.0 if ok[i, t] else 0.0) for i in range(n) for t in range(m)]
+    ok = runnable(T, scale, caps).reshape(-1)
+    bounds: Bounds = [(0.0, 1.0 if o else 0.0) for o in ok]
     return a, b, bounds
 
 
-def _solve(c: Array, a: coo_matrix, b: Array, bounds: list[tuple[float, float]]) -> Array:
+def _solve(c: Array, a: coo_matrix, b: Array, bounds: Bounds) -> Array:
     res = linprog(c, A_ub=a.tocsr(), b_ub=b, bounds=bounds, method="highs")
     if res.status != 0:
         raise GpuwiseError(f"allocation LP failed: {res.message}")
     return np.asarray(res.x, dtype=np.float64)
+
+
+def _with_z(
+    coef: Array, rhs_per_z: Array, T: Array, scale: Array, caps: Array
+) -> Array:
+    """``argmax z`` subject to ``rhs_per_z[i] * z <= sum_t coef[i, t] X[i, t]`` for every job
+    and the base constraints; returns ``X``."""
+    n, m = T.shape
+    a, b, bounds = _base(T, scale, caps)
+    rows = np.concatenate([np.repeat(np.arange(n), m), np.arange(n)])
+    cols = np.concatenate([np.arange(n * m), np.full(n, n * m)])
+    vals = np.concatenate([-coef.reshape(-1), rhs_per_z])
+    zr = coo_matrix((vals, (rows, cols)), shape=(n, n * m + 1))
+    a_full = vstack([hstack([a, coo_matrix((a.shape[0], 1))]), zr]).tocoo()
+    b_full = np.concatenate([b, np.zeros(n)])
+    c = np.zeros(n * m + 1)
+    c[-1] = -1.0
+    x = _solve(c, a_full, b_full, [*bounds, (0.0, None)])
+    return np.clip(x[:-1].reshape(n, m), 0.0, 1.0)
 
 
 def max_min_allocation(coef: Array, T: Array, scale: Array, caps: Array) -> Array:
@@ -58,56 +80,77 @@ def max_min_allocation(coef: Array, T: Array, scale: Array, caps: Array) -> Arra
     n, m = T.shape
     if n == 0:
         return np.zeros((0, m))
-    a, b, bounds = _base(T, scale, caps)
-    # variable z (last column): z - sum_t coef_it x_it <= 0 for every job
-    rows = np.concatenate([np.repeat(np.arange(n), m), np.arange(n)])
-    cols = np.concatenate([np.arange(n * m), np.full(n, n * m)])
-    vals = np.concatenate([-coef.reshape(-1), np.ones(n)])
-    zr = coo_matrix((vals, (rows, cols)), shape=(n, n * m + 1))
-    a_full = vstack([hstack([a, coo_matrix((a.shape[0], 1))]), zr]).tocoo()
-    b_full = np.concatenate([b, np.zeros(n)])
-    c = np.zeros(n * m + 1)
-    c[-1] = -1.0
-    x = _solve(c, a_full, b_full, [*bounds, (0.0, 1e15)])
-    return np.clip(x[:-1].reshape(n, m), 0.0, 1.0)
+    return _with_z(coef, np.ones(n), T, scale, caps)
 
 
-def equal_share_throughput(T: Array, scale: Array, weights: Array, caps: Array) -> Array:
-    """Throughput of each job under Gavel's ``X^equal`` (paper, section 4.1): the job's equal
-    share of time spread over the GPU types it can run on in proportion to their GPU counts.
-
-    The heterogeneity-agnostic max-min LP gives job ``i`` a total time share ``z w_i / s_i``;
-    ``z`` is common to all jobs and does not change the arg-max, so it is left out.
-    """
-    ok = (T > 0) & (scale[:, None] <= caps[None, :])
-    share = ok * caps[None, :]
-    p = share / np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
-    return (weights / scale) * (T * p).sum(axis=1)
+def proportional_throughput(T: Array, caps: Array) -> Array:
+    """Throughput of each job under Gavel's ``proportional`` allocation
+    (``scheduler/policies/proportional.py``): every job gets ``C_t / sum(C)`` of its time on
+    type ``t``, whatever the number of jobs, its gang size or whether it can run there."""
+    return np.asarray(T @ (caps / max(float(caps.sum()), 1e-12)), dtype=np.float64)
 
 
 def max_min_fairness(T: Array, scale: Array, weights: Array, caps: Array) -> Array:
-    """Gavel's heterogeneity-aware max-min fairness (``MaxMinFairnessPolicyWithPerf``).
+    """Gavel's heterogeneity-aware max-min fairness (``MaxMinFairnessPolicyWithPerf``)::
 
-    Each job's throughput is normalised by its throughput under the equal time share
-    ``X^equal`` (:func:`equal_share_throughput`), multiplied by its scale factor and divided
-    by its priority weight, as Gavel's code does::
+        maximize min_i  s_i / w_i * (sum_t T_it X_it) / throughput_i(X^proportional)
 
-        maximize min_i  s_i / w_i * (sum_t T_it X_it) / throughput_i(X^equal)
-
-    With every ``T_it = 1`` (the agnostic twin) this is plain max-min fairness of GPU time.
+    Each job's effective throughput is normalised by its throughput under the proportional
+    allocation (:func:`proportional_throughput`), multiplied by its scale factor (a job on
+    one GPU gets ``s`` times the time of an equal job on ``s`` GPUs) and divided by its
+    priority weight.
     """
-    base = equal_share_throughput(T, scale, weights, caps)
-    base = np.where(base > 0, base, 1.0)
-    coef = T * (scale / (weights * base))[:, None]
+    prop = proportional_throughput(T, caps)
+    prop = np.where(prop > 0, prop, 1.0)
+    coef = T * (scale / (weights * prop))[:, None]
     return max_min_allocation(coef, T, scale, caps)
 
 
+def max_min_fairness_agnostic(T: Array, scale: Array, weights: Array, caps: Array) -> Array:
+    """Gavel's heterogeneity-agnostic max-min fairness (``MaxMinFairnessPolicy``): the
+    ``WithPerf`` LP fed a throughput of 1 on every type, so each job's normalised
+    throughput is its total time share times ``s_i / w_i`` (the proportional throughput of
+    an all-ones row is 1).  ``T`` only says where a job can run."""
+    ones = runnable(T, scale, caps).astype(np.float64)
+    return max_min_allocation(ones * (scale / weights)[:, None], T, scale, caps)
+
+
+def max_sum_throughput(T: Array, scale: Array, caps: Array) -> Array:
+    """Gavel's ``ThroughputSumWithPerf`` (``max_sum_throughput.py``, no costs, no SLOs)::
+
+        maximize sum_i sum_t T_it X_it
+    """
+    n, m = T.shape
+    if n == 0:
+        return np.zeros((0, m))
+    a, b, bounds = _base(T, scale, caps)
+    return np.clip(_solve(-T.reshape(-1), a, b, bounds).reshape(n, m), 0.0, 1.0)
+
+
+def min_makespan(T: Array, scale: Array, remaining: Array, caps: Array) -> Array:
+    """Gavel's ``MinTotalDurationPolicyWithPerf`` (``min_total_duration.py``): the smallest
+    ``M`` such that every job can finish its remaining work ``R_i`` within ``M``::
+
+        minimize M  s.t.  sum_t T_it X_it >= R_i / M
+
+    Gavel bisects on ``M`` (to within 5 %) with a feasibility LP per step; with
+    ``z = 1 / M`` the problem is one LP (maximize ``z`` s.t. ``R_i z <= sum_t T_it X_it``),
+    solved here exactly.
+    """
+    n, m = T.shape
+    if n == 0:
+        return np.zeros((0, m))
+    return _with_z(T, np.maximum(remaining, 0.0), T, scale, caps)
+
+
 def min_avg_jct(T: Array, scale: Array, remaining: Array, caps: Array) -> Array:
-    """A fluid LP for minimum average JCT: maximise the sum of completion rates.
+    """gpuwise's fluid LP for minimum average JCT (Gavel publishes no such policy): maximise
+    the sum of completion rates ``sum_i sum_t T_it X_it / R_i``.
 
     ``sum_t T_it X_it / R_i`` is the rate at which job ``i`` finishes its remaining work
-    ``R_i``; maximising the sum favours short jobs on the GPU types where they are fastest
-    (heterogeneity-aware SRPT, the LP surrogate of mean JCT).
+    ``R_i``; maximising the sum favours short jobs on the GPU types where they are fastest,
+    a heterogeneity-aware shortest-remaining-time-first (SRPT is optimal for mean response
+    time on one server, Schrage 1968).
     """
     n, m = T.shape
     if n == 0:
@@ -117,10 +160,14 @@ def min_avg_jct(T: Array, scale: Array, remaining: Array, caps: Array) -> Array:
     return np.clip(_solve(c, a, b, bounds).reshape(n, m), 0.0, 1.0)
 
 
-def agnostic_throughputs(T: Array, caps: Array) -> Array:
-    """One throughput for every GPU type: the capacity-weighted mean of a job's throughputs
-    over the types it can run on (zero stays zero)."""
-    ok = T > 0
-    w = ok * caps[None, :]
-    mean = (T * w).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
-    return np.where(ok, mean[:, None], 0.0)
+def reference_throughputs(T: Array, ref: int) -> Array:
+    """Gavel's heterogeneity-agnostic input for its remaining-work policies (``MinTotalDuration``,
+    ``FinishTimeFairness``): every type gets the job's throughput on the reference type
+    (Gavel hard-codes the V100).  A job that cannot run on the reference type gets its best
+    throughput; a type where the job cannot run stays at 0 (Gavel would give it the V100
+    value and leave its share of the allocation idle)."""
+    if T.shape[1] == 0:
+        return T.copy()
+    base = T[:, ref]
+    base = np.where(base > 0, base, T.max(axis=1))
+    return np.where(T > 0, base[:, None], 0.0)
