@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuwise.catalog import Accelerator, get_accelerator
+from gpuwise.planner.efficiency import NET_FRACTION, link_gbs
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import ENGINES, Engine
@@ -57,8 +58,27 @@ def load_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def evaluate_row(row: dict[str, str]) -> dict[str, Any]:
-    """Run one published configuration through the planner."""
+def rail_net_gbs(row: dict[str, str], gpus_per_node: int = 8) -> float:
+    """What-if for the proposed change (not what the planner does today): the per-GPU network
+    rate a data-parallel ring sees when NCCL spreads it over every NIC its ranks own.
+
+    A DP group with stride ``tp`` has ``gpus_per_node / tp`` ranks on each node; NCCL runs one
+    ring channel per NIC (rail), so the inter-node bus bandwidth is that many NICs' worth,
+    capped by the intra-node NVLink rate (NVIDIA/nccl issue #812: 192 GB/s all-reduce busbw
+    across DGX-A100 nodes with 8 x 200 Gb/s NICs; issue #412: "up to ... the NVLink intra-node
+    bandwidth").  Only meaningful for rows whose sole inter-node collective is the DP/ZeRO
+    one (``ep == 1``; all-to-all cannot aggregate NICs, nccl-tests issue #267).
+    """
+    net = float(row["net_gbs_per_gpu"])
+    members = max(1, min(gpus_per_node // int(row["tp"]), int(row["gpus"]) // int(row["tp"])))
+    cap = link_gbs(accelerator_for(row["gpu"])) / NET_FRACTION
+    return min(members * net, cap)
+
+
+def evaluate_row(row: dict[str, str], what_if_rails: bool = False) -> dict[str, Any]:
+    """Run one published configuration through the planner (``what_if_rails``: with the
+    network rate of :func:`rail_net_gbs` instead of the row's per-GPU NIC rate)."""
+    net = rail_net_gbs(row) if what_if_rails else float(row["net_gbs_per_gpu"])
     return evaluate_config(
         get_model(row["model"]),
         accelerator_for(row["gpu"]),
@@ -75,17 +95,18 @@ def evaluate_row(row: dict[str, str]) -> dict[str, Any]:
         micro_batch=int(row["micro_batch"]),
         precision=row["precision"],
         engine=engine_for(row["engine"]),
-        net_gbs_per_gpu=float(row["net_gbs_per_gpu"]),
+        net_gbs_per_gpu=net,
     )
 
 
-def compare(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
+def compare(rows: list[dict[str, str]], what_if_rails: bool = False) -> list[dict[str, Any]]:
     """Published vs predicted for every usable row (ratio = predicted / published)."""
     out = []
     for row in rows:
         if row["use"] != "yes":
             continue
-        r = evaluate_row(row)
+        rails = what_if_rails and row["ep"] == "1"
+        r = evaluate_row(row, rails)
         pub = float(row["published_tokens_per_s_per_gpu"])
         pred = float(r["tokens_per_s_per_gpu"])
         pub_tf = float(row["published_tflops_per_gpu"]) if row["published_tflops_per_gpu"] else None
@@ -95,6 +116,7 @@ def compare(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
                 "gpu": row["gpu"],
                 "precision": row["precision"],
                 "engine": row["engine"],
+                "what_if_rails": rails,
                 "published": pub,
                 "predicted": pred,
                 "ratio": pred / pub,
@@ -140,9 +162,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
+    ap.add_argument(
+        "--what-if-rails",
+        action="store_true",
+        help="evaluate the proposed rail-aggregated DP network rate (see rail_net_gbs)",
+    )
     args = ap.parse_args()
     rows = load_rows(args.csv)
-    results = compare(rows)
+    results = compare(rows, args.what_if_rails)
     summary = summarize(results)
     if args.json:
         print(json.dumps({"results": results, "summary": summary}))
