@@ -12,10 +12,10 @@ import typer
 from gpuwise.cli.apps import sim_app
 from gpuwise.errors import GpuwiseError
 from gpuwise.fleet import load_fleet
-from gpuwise.replay.engine import ReplayConfig, replay
+from gpuwise.replay.engine import ReplayConfig, get_placement, replay
 from gpuwise.replay.failures import failure_schedule
 from gpuwise.replay.metrics import job_records, summary, write_alloc, write_jobs
-from gpuwise.replay.placement import nodes_from_fleet
+from gpuwise.replay.placement import DEFAULT_PLACEMENT, nodes_from_fleet
 from gpuwise.replay.policies import make_policy
 from gpuwise.replay.traces import FORMATS, load_throughputs, load_trace
 
@@ -38,7 +38,11 @@ def sim_replay(
         None, "--throughputs", help="Gavel simulation_throughputs.json (for Gavel traces)."
     ),
     policy: str = typer.Option(..., "--policy", help="Policy name, or several: a,b,c."),
-    seed: int = typer.Option(0, "--seed", help="Seed for random node failures."),
+    placement: str = typer.Option(
+        DEFAULT_PLACEMENT, "--placement",
+        help="Scheduling-core policy that picks nodes (best-fit, gpu-packing, random, fgd, ...).",
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for random node failures and placement."),
     out: str | None = typer.Option(None, "--out", help="Per-job records (.csv or .parquet)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     checkpoint_s: float | None = typer.Option(
@@ -62,6 +66,7 @@ def sim_replay(
     if not names:
         raise GpuwiseError("--policy: expected at least one policy name")
     policies = [make_policy(n) for n in names]  # fail fast on unknown names
+    get_placement(placement)
     nodes = nodes_from_fleet(load_fleet(fleet))
     if not nodes:
         raise GpuwiseError(f"--fleet {fleet}: the fleet has no GPU nodes")
@@ -69,11 +74,13 @@ def sim_replay(
     jobs = load_trace(trace, trace_format, tp)
     horizon = max((j.submit_s for j in jobs.jobs), default=0.0) * 4 + 30 * 86400
     failures = failure_schedule(len(nodes), horizon, mtbf_h, mttr_h, seed)
-    cfg = ReplayConfig(checkpoint_s=checkpoint_s, restart_s=restart_s, failures=failures)
+    cfg = ReplayConfig(checkpoint_s=checkpoint_s, restart_s=restart_s, failures=failures,
+                       placement=placement, seed=seed)
     results: list[dict[str, Any]] = []
     for pol in policies:
         res = replay(nodes, jobs.jobs, pol, cfg)
         s = summary(res)
+        s["placement"] = res.placement
         s["skipped"] = dict(jobs.skipped)
         s["waiting_reasons"] = dict(Counter(r.reason for r in res.unfinished))
         results.append(s)

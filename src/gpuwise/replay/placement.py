@@ -130,8 +130,11 @@ class Placer:
         if self.free_by_type.get(gpu_type, 0) < g:  # cheap necessary condition
             self.rejection = None
             return None
-        got = place_whole_gang(self.policy, self.index, g, gpu_type,
-                               self.spread_ok(job, gpu_type), self.rng, self.mix)
+        spread = job.topology is Topology.SPREAD or g > self.max_node[gpu_type]
+        if spread:
+            spread = job.rate(gpu_type, spread=True) > 0
+        got = place_whole_gang(self.policy, self.index, g, gpu_type, spread, self.rng,
+                               self.mix)
         if isinstance(got, Rejection):
             self.rejection = got
             return None

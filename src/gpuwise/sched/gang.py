@@ -81,6 +81,12 @@ def decide_whole(policy: Policy, index: WholeGpuIndex, g: int, model: str,
     """``policy``'s placement of ``g`` whole ``model`` GPUs on one node, or why not."""
     if index.free_by_model.get(model, 0) < g or not index.holds(model, g):
         return why_not(index, g, model, False)
+    return _choose(policy, index, g, model, rng, mix)
+
+
+def _choose(policy: Policy, index: WholeGpuIndex, g: int, model: str,
+            rng: np.random.Generator, mix: WorkloadMix | None) -> Placement:
+    """:func:`decide_whole` once some node is known to hold the ``g`` GPUs."""
     top = top_nodes(policy)
     winners = top(index, model, g) if top is not None else None
     if winners:
@@ -89,7 +95,10 @@ def decide_whole(policy: Policy, index: WholeGpuIndex, g: int, model: str,
     if snap is None:
         raise ValueError(f"policy {policy.name} scores nodes on a snapshot: build the index "
                          "with track_snapshot=True")
-    return policy.decide(snap, whole_request(g, model), rng, mix, tie_rank=index.rank)
+    d = policy.decide(snap, whole_request(g, model), rng, mix, tie_rank=index.rank)
+    if isinstance(d, Rejection):  # the index said a node holds it: they disagree
+        raise RuntimeError(f"index and snapshot disagree: {d.reason}")
+    return d
 
 
 def place_whole_gang(policy: Policy, index: WholeGpuIndex, g: int, model: str, spread: bool,
@@ -101,8 +110,7 @@ def place_whole_gang(policy: Policy, index: WholeGpuIndex, g: int, model: str, s
     if index.free_by_model.get(model, 0) < g:
         return why_not(index, g, model, spread)
     if index.holds(model, g):
-        d = decide_whole(policy, index, g, model, rng, mix)
-        return [d] if isinstance(d, Placement) else d
+        return [_choose(policy, index, g, model, rng, mix)]
     sizes = split_sizes(levels_desc(index, model), g) if spread else None
     if sizes is None:
         return why_not(index, g, model, spread)

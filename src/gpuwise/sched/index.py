@@ -101,7 +101,10 @@ class WholeGpuIndex:
         b = self.buckets.get(model)
         if b is None:
             return False
-        return any(b[k] for k in range(max(g, 1), len(b)))
+        for k in range(g if g > 0 else 1, len(b)):
+            if b[k]:
+                return True
+        return False
 
     def smallest_fitting(self, model: str, g: int) -> int:
         """The smallest free count ``k >= g`` some ``model`` node has (0 when none)."""
