@@ -7,6 +7,7 @@ prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped
 precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
 
     .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
+        [--what-if rails] [--what-if tp-overlap]
 """
 
 from __future__ import annotations
@@ -75,10 +76,30 @@ def rail_net_gbs(row: dict[str, str], gpus_per_node: int = 8) -> float:
     return min(members * net, cap)
 
 
-def evaluate_row(row: dict[str, str], what_if_rails: bool = False) -> dict[str, Any]:
-    """Run one published configuration through the planner (``what_if_rails``: with the
-    network rate of :func:`rail_net_gbs` instead of the row's per-GPU NIC rate)."""
-    net = rail_net_gbs(row) if what_if_rails else float(row["net_gbs_per_gpu"])
+#: Proposed changes that ``--what-if`` evaluates (none of them is what the planner does today).
+WHAT_IFS = ("rails", "tp-overlap")
+
+
+def applies(what_if: str, row: dict[str, str]) -> bool:
+    """Whether a what-if changes ``row``: ``rails`` only where DP/ZeRO is the sole inter-node
+    collective (no expert parallelism); ``tp-overlap`` only for Megatron-Core runs (engine
+    ``modern``) with TP > 1 -- NeMo's performance recipes turn on Transformer Engine's
+    userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
+    NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
+    """
+    if what_if == "rails":
+        return row["ep"] == "1"
+    return row["engine"] == "modern" and int(row["tp"]) > 1
+
+
+def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run one published configuration through the planner, optionally with proposed changes
+    (:data:`WHAT_IFS`) applied where they apply."""
+    rails = "rails" in what_ifs and applies("rails", row)
+    net = rail_net_gbs(row) if rails else float(row["net_gbs_per_gpu"])
+    engine = engine_for(row["engine"])
+    if "tp-overlap" in what_ifs and applies("tp-overlap", row):
+        engine = replace(engine, name=f"{engine.name}+tp-overlap", overlap_tp=True)
     return evaluate_config(
         get_model(row["model"]),
         accelerator_for(row["gpu"]),
@@ -94,19 +115,18 @@ def evaluate_row(row: dict[str, str], what_if_rails: bool = False) -> dict[str, 
         recompute=row["recompute"],
         micro_batch=int(row["micro_batch"]),
         precision=row["precision"],
-        engine=engine_for(row["engine"]),
+        engine=engine,
         net_gbs_per_gpu=net,
     )
 
 
-def compare(rows: list[dict[str, str]], what_if_rails: bool = False) -> list[dict[str, Any]]:
+def compare(rows: list[dict[str, str]], what_ifs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """Published vs predicted for every usable row (ratio = predicted / published)."""
     out = []
     for row in rows:
         if row["use"] != "yes":
             continue
-        rails = what_if_rails and row["ep"] == "1"
-        r = evaluate_row(row, rails)
+        r = evaluate_row(row, what_ifs)
         pub = float(row["published_tokens_per_s_per_gpu"])
         pred = float(r["tokens_per_s_per_gpu"])
         pub_tf = float(row["published_tflops_per_gpu"]) if row["published_tflops_per_gpu"] else None
@@ -116,7 +136,7 @@ def compare(rows: list[dict[str, str]], what_if_rails: bool = False) -> list[dic
                 "gpu": row["gpu"],
                 "precision": row["precision"],
                 "engine": row["engine"],
-                "what_if_rails": rails,
+                "what_ifs": [w for w in what_ifs if applies(w, row)],
                 "published": pub,
                 "predicted": pred,
                 "ratio": pred / pub,
@@ -154,6 +174,23 @@ def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
     }
 
 
+def precision_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows published in BF16 and FP8 with everything else equal (ids ``<run>-bf16`` and
+    ``<run>-fp8``): published vs predicted FP8 speedup, a check of the FP8 model that no
+    absolute calibration can hide."""
+    by_id = {r["id"]: r for r in results}
+    out = []
+    for rid, bf in by_id.items():
+        fp = by_id.get(rid.removesuffix("-bf16") + "-fp8") if rid.endswith("-bf16") else None
+        if fp is None:
+            continue
+        pub = fp["published"] / bf["published"]
+        pred = fp["predicted"] / bf["predicted"]
+        run = rid.removesuffix("-bf16")
+        out.append({"run": run, "published_speedup": pub, "predicted_speedup": pred})
+    return out
+
+
 def _fmt_tf(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f}"
 
@@ -163,16 +200,21 @@ def main() -> None:
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--json", action="store_true", help="print results and summary as JSON")
     ap.add_argument(
-        "--what-if-rails",
-        action="store_true",
-        help="evaluate the proposed rail-aggregated DP network rate (see rail_net_gbs)",
+        "--what-if",
+        action="append",
+        choices=WHAT_IFS,
+        default=[],
+        help="evaluate a proposed change where it applies (repeatable): rails = DP rings over "
+        "every NIC of the node (rail_net_gbs), tp-overlap = TE userbuffers TP overlap for "
+        "Megatron-Core runs",
     )
     args = ap.parse_args()
     rows = load_rows(args.csv)
-    results = compare(rows, args.what_if_rails)
+    results = compare(rows, tuple(args.what_if))
     summary = summarize(results)
     if args.json:
-        print(json.dumps({"results": results, "summary": summary}))
+        pairs = precision_pairs(results)
+        print(json.dumps({"results": results, "summary": summary, "precision_pairs": pairs}))
         return
     skipped = [r["id"] for r in rows if r["use"] != "yes"]
     print(
@@ -200,6 +242,11 @@ def main() -> None:
             f"{100 * s['max_abs_err']:7.1f}%"
         )
     print("worst: " + ", ".join(f"{i} {x:.2f}" for i, x in summary["worst"]))
+    for p in precision_pairs(results):
+        print(
+            f"FP8/BF16 speedup {p['run']}: published {p['published_speedup']:.2f}, "
+            f"predicted {p['predicted_speedup']:.2f}"
+        )
     print("not evaluated (see notes column): " + ", ".join(skipped))
 
 
