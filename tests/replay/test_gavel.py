@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.optimize import brentq
 
 from gpuwise.fleet import load_fleet
 from gpuwise.replay.engine import replay
@@ -119,12 +120,43 @@ def test_reference_throughputs_copy_the_reference_type() -> None:
     assert ref == pytest.approx(np.array([[4.0, 4.0, 0.0], [0.0, 3.0, 3.0]]))
 
 
+def test_isolated_throughput_is_a_one_over_n_slice_run_alone() -> None:
+    # Two jobs, 2 GPUs of each type.  Job 0 (1 GPU): C_t / n = 1 GPU of each type, i.e.
+    # time shares (1, 1), scaled to (1/2, 1/2).  Job 1 (2 GPUs): (1/2, 1/2) already.
+    T = np.array([[4.0, 1.0], [2.0, 1.0]])
+    iso = gavel_lp.isolated_throughput(T, np.array([1.0, 2.0]), np.array([2.0, 2.0]))
+    assert iso == pytest.approx([2.5, 1.5])
+
+
+def test_finish_time_fairness_splits_evenly_between_fresh_equal_jobs() -> None:
+    # One GPU, two jobs that just arrived with 10 and 30 units left.  Alone on half the
+    # GPU they would take 20 and 60 s, so rho_i = (R_i / x_i) / (2 R_i) = 1 / (2 x_i):
+    # the minimax is x = (1/2, 1/2), rho = 1.
+    x = gavel_lp.finish_time_fairness(
+        np.ones((2, 1)), np.ones(2), np.array([1.0]), np.zeros(2), np.array([10.0, 30.0]),
+        np.array([20.0, 60.0]),
+    )
+    assert x[:, 0] == pytest.approx([0.5, 0.5], abs=2e-3)
+
+
+def test_finish_time_fairness_catches_up_a_job_that_has_waited() -> None:
+    # Same GPU, 10 units each, isolated finish 20 s each, but job 0 has already waited
+    # 100 s.  The minimax equalises (100 + 10/a) / 20 = (10 / (1 - a)) / 20.
+    a = brentq(lambda a: 100 + 10 / a - 10 / (1 - a), 0.5, 0.999)
+    x = gavel_lp.finish_time_fairness(
+        np.ones((2, 1)), np.ones(2), np.array([1.0]), np.array([100.0, 0.0]),
+        np.array([10.0, 10.0]), np.array([20.0, 20.0]),
+    )
+    assert x[0, 0] == pytest.approx(a, abs=5e-3)
+
+
 # the quantity each policy optimises, on which heterogeneity awareness must win
 OBJECTIVE = {
     "max-min-fairness": "avg_jct_h",
     "min-avg-jct": "avg_jct_h",
     "min-makespan": "makespan_h",
     "max-sum-throughput": "makespan_h",
+    "finish-time-fairness": "avg_jct_h",  # what the paper plots for FTF (its figure 10)
 }
 
 

@@ -15,6 +15,7 @@ from gpuwise.replay.policies.easy_backfill import EasyBackfill
 from gpuwise.replay.policies.fair_share import FairShare
 from gpuwise.replay.policies.fifo import Fifo
 from gpuwise.replay.policies.gavel_policies import (
+    FinishTimeFairness,
     MaxMinFairness,
     MaxSumThroughput,
     MinAvgJct,
@@ -37,6 +38,8 @@ REGISTRY: dict[str, Callable[[], Policy]] = {
     "min-makespan-agnostic": lambda: MinMakespan(agnostic=True),
     "max-sum-throughput": lambda: MaxSumThroughput(agnostic=False),
     "max-sum-throughput-agnostic": lambda: MaxSumThroughput(agnostic=True),
+    "finish-time-fairness": lambda: FinishTimeFairness(agnostic=False),
+    "finish-time-fairness-agnostic": lambda: FinishTimeFairness(agnostic=True),
     "fair-share": FairShare,
     "priority": PriorityPreemptive,
 }

@@ -171,3 +171,69 @@ def reference_throughputs(T: Array, ref: int) -> Array:
     base = T[:, ref]
     base = np.where(base > 0, base, T.max(axis=1))
     return np.where(T > 0, base[:, None], 0.0)
+
+
+def isolated_throughput(T: Array, scale: Array, caps: Array) -> Array:
+    """Throughput of each job under Gavel's ``isolated`` allocation
+    (``scheduler/policies/isolated.py``): ``C_t / (n s_i)`` of its time on every type, scaled
+    down so that it sums to at most 1 (its ``1/n`` slice of the cluster, run alone)."""
+    n = T.shape[0]
+    if n == 0:
+        return np.zeros(0)
+    x = (caps[None, :] / n) / scale[:, None]
+    x = x / np.maximum(x.sum(axis=1, keepdims=True), 1.0)
+    return np.asarray((T * x).sum(axis=1), dtype=np.float64)
+
+
+def _rates_at_least(T: Array, scale: Array, caps: Array, need: Array) -> Array | None:
+    """An allocation that gives every job at least ``need_i`` work/s (``None`` if there is
+    none); among those, the one maximising ``sum_i rate_i / need_i`` (uses spare GPUs)."""
+    n, m = T.shape
+    a, b, bounds = _base(T, scale, caps)
+    rows = np.repeat(np.arange(n), m)
+    rate = coo_matrix((-T.reshape(-1), (rows, np.arange(n * m))), shape=(n, n * m))
+    c = -(T / np.maximum(need, 1e-12)[:, None]).reshape(-1)
+    res = linprog(c, A_ub=vstack([a, rate]).tocsr(), b_ub=np.concatenate([b, -need]),
+                  bounds=bounds, method="highs")
+    if res.status != 0:
+        return None
+    return np.clip(np.asarray(res.x, dtype=np.float64).reshape(n, m), 0.0, 1.0)
+
+
+def finish_time_fairness(
+    T: Array, scale: Array, caps: Array, since_start: Array, remaining: Array,
+    isolated_s: Array, rel_tol: float = 1e-3,
+) -> Array:
+    """Gavel's ``FinishTimeFairnessPolicyWithPerf`` (Themis' finish-time fairness)::
+
+        minimize max_i  (t_i + R_i / sum_t T_it X_it) / E_i
+
+    with ``t_i`` the time since the job arrived, ``R_i`` its remaining work and ``E_i`` its
+    finish time alone on its isolated share (``isolated_s``: time already spent, counted in
+    isolated-share seconds, plus ``R_i`` at the isolated throughput).  Gavel hands the
+    convex program to cvxpy; here the optimum ``rho`` is bisected (to ``rel_tol``) with one
+    LP per step: ``rho`` is reachable iff every job can get ``R_i / (rho E_i - t_i)`` work/s.
+    The isolated allocation bounds ``rho`` from above, each job alone on its best type from
+    below.
+    """
+    n, m = T.shape
+    if n == 0:
+        return np.zeros((0, m))
+    T = np.where(runnable(T, scale, caps), T, 0.0)
+    iso = isolated_throughput(T, scale, caps)
+    x_iso = (caps[None, :] / n) / scale[:, None]
+    x = np.where(T > 0, x_iso / np.maximum(x_iso.sum(axis=1, keepdims=True), 1.0), 0.0)
+    best = np.maximum(T.max(axis=1), 1e-12)
+    hi = float(((since_start + remaining / np.maximum(iso, 1e-12)) / isolated_s).max())
+    lo = float(((since_start + remaining / best) / isolated_s).max())
+    for _ in range(60):
+        if hi - lo <= rel_tol * hi:
+            break
+        mid = 0.5 * (lo + hi)
+        slack = mid * isolated_s - since_start
+        got = _rates_at_least(T, scale, caps, remaining / slack) if (slack > 0).all() else None
+        if got is None:
+            lo = mid
+        else:
+            hi, x = mid, got
+    return x

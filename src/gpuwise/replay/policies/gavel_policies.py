@@ -9,6 +9,8 @@ registry name              LP (:mod:`gavel_lp`)                        Gavel pol
 ``...-agnostic``           same, reference-type throughputs            ``min_total_duration``
 ``max-sum-throughput``     :func:`gavel_lp.max_sum_throughput`         ``max_sum_throughput_perf``
 ``...-agnostic``           same, reference-type throughputs            (none in Gavel)
+``finish-time-fairness``   :func:`gavel_lp.finish_time_fairness`       ``finish_time_fairness_perf``
+``...-agnostic``           same, reference-type throughputs            ``finish_time_fairness``
 ``min-avg-jct``            :func:`gavel_lp.min_avg_jct`                (none: gpuwise's own)
 ``...-agnostic``           same, reference-type throughputs            (none)
 =========================  ==========================================  ====================
@@ -99,6 +101,45 @@ class MinAvgJct(_Named):
         return gavel_lp.min_avg_jct(T, scale, remaining, caps)
 
 
+
+
+class FinishTimeFairness(_Named):
+    """Gavel's finish-time fairness (Themis' rho); the isolated time each job has already
+    consumed is accumulated between solves, as Gavel does."""
+
+    base_name = "finish-time-fairness"
+
+    def __init__(
+        self,
+        agnostic: bool = False,
+        round_s: float = 360.0,
+        min_reset_s: float = 1920.0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(agnostic, round_s, min_reset_s, seed)
+        self._cum_iso: dict[int, float] = {}
+        self._prev: dict[int, tuple[float, float]] = {}  # id -> (remaining, isolated rate)
+
+    def allocate(self, runs: list[JobRun], snap: Snapshot, types: list[str]) -> np.ndarray:
+        T, scale, caps = self.inputs(runs, snap, types)
+        remaining = np.array([r.remaining_work(snap.now) for r in runs], dtype=np.float64)
+        iso = gavel_lp.isolated_throughput(np.where(gavel_lp.runnable(T, scale, caps), T, 0.0),
+                                           scale, caps)
+        for i, r in enumerate(runs):
+            cum = self._cum_iso.get(r.id, 0.0)
+            if r.id in self._prev:
+                before, rate = self._prev[r.id]
+                cum += (before - remaining[i]) / max(rate, 1e-12)
+            self._cum_iso[r.id] = cum
+        self._prev = {r.id: (remaining[i], iso[i]) for i, r in enumerate(runs)}
+        for gone in self._cum_iso.keys() - self._prev.keys():
+            del self._cum_iso[gone]
+        since = np.array([snap.now - r.job.submit_s for r in runs], dtype=np.float64)
+        alone = np.array([self._cum_iso[r.id] for r in runs]) + remaining / np.maximum(iso, 1e-12)
+        return gavel_lp.finish_time_fairness(T, scale, caps, since, remaining, alone)
+
+
 GAVEL_POLICIES: dict[str, type[_Named]] = {
-    cls.base_name: cls for cls in (MaxMinFairness, MinAvgJct, MinMakespan, MaxSumThroughput)
+    cls.base_name: cls
+    for cls in (MaxMinFairness, MinAvgJct, MinMakespan, MaxSumThroughput, FinishTimeFairness)
 }
