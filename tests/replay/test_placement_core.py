@@ -69,7 +69,7 @@ def test_waiting_reason_is_the_cores() -> None:
         "waiting for free GPUs: fragmented: 2 nodes have 2 V100-16GB GPUs free in total but "
         "none has 2 on one node")
     assert placer.find(packed, T) is None
-    assert placer.rejection is not None and placer.rejection.code == "fragmented"
+    assert placer.why(packed, T).code == "fragmented"
     assert placer.find(job(1, 0, 10, 2, topology=Topology.SPREAD), T) == ((0, 1), (1, 1))
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.sched import Policy, Rejection, WorkloadMix, get_policy
-from gpuwise.sched.gang import place_whole_gang, why_not
+from gpuwise.sched.gang import gang_nodes, why_not
 from gpuwise.sched.index import WholeGpuIndex
 from gpuwise.sched.shortcut import top_nodes
 
@@ -56,7 +56,6 @@ class Placer:
         fast = top_nodes(self.policy) is not None and widest <= 64
         self._bind(WholeGpuIndex([(n.name, n.gpu_type, n.gpus, n.up) for n in self.nodes],
                                  track_snapshot=not fast))
-        self.rejection: Rejection | None = None  # why the last ``find`` found nothing
 
     def _bind(self, index: WholeGpuIndex) -> None:
         """Alias the index's containers (read-only views for policies)."""
@@ -102,7 +101,6 @@ class Placer:
         other.nodes, other.policy, other.mix, other.rng = self.nodes, self.policy, self.mix, \
             self.rng
         other._bind(self.index.copy())
-        other.rejection = None
         return other
 
     # -- queries --------------------------------------------------------------------------
@@ -125,20 +123,15 @@ class Placer:
 
     def find(self, job: Job, gpu_type: str) -> Placement | None:
         """The placement policy's placement of ``job`` on ``gpu_type`` nodes, or ``None``
-        (then :attr:`rejection` says why, in the core's words)."""
+        (then :meth:`why` says why, in the core's words)."""
         g = job.num_gpus
         if self.free_by_type.get(gpu_type, 0) < g:  # cheap necessary condition
-            self.rejection = None
             return None
         spread = job.topology is Topology.SPREAD or g > self.max_node[gpu_type]
         if spread:
             spread = job.rate(gpu_type, spread=True) > 0
-        got = place_whole_gang(self.policy, self.index, g, gpu_type, spread, self.rng,
-                               self.mix)
-        if isinstance(got, Rejection):
-            self.rejection = got
-            return None
-        return tuple((p.node, p.request.num_gpu) for p in got)
+        got = gang_nodes(self.policy, self.index, g, gpu_type, spread, self.rng, self.mix)
+        return None if got is None else tuple(got)
 
     def why(self, job: Job, gpu_type: str) -> Rejection:
         """The core's reason ``job`` cannot be placed on ``gpu_type`` now."""

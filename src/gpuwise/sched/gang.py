@@ -79,18 +79,21 @@ def fits(index: WholeGpuIndex, g: int, model: str, spread: bool) -> bool:
 def decide_whole(policy: Policy, index: WholeGpuIndex, g: int, model: str,
                  rng: np.random.Generator, mix: WorkloadMix | None = None) -> Decision:
     """``policy``'s placement of ``g`` whole ``model`` GPUs on one node, or why not."""
-    if index.free_by_model.get(model, 0) < g or not index.holds(model, g):
-        return why_not(index, g, model, False)
-    return _choose(policy, index, g, model, rng, mix)
+    node = _one_node(policy, index, g, model, rng, mix)
+    return index.placement(node, g) if node >= 0 else why_not(index, g, model, False)
 
 
-def _choose(policy: Policy, index: WholeGpuIndex, g: int, model: str,
-            rng: np.random.Generator, mix: WorkloadMix | None) -> Placement:
-    """:func:`decide_whole` once some node is known to hold the ``g`` GPUs."""
+def _one_node(policy: Policy, index: WholeGpuIndex, g: int, model: str,
+              rng: np.random.Generator, mix: WorkloadMix | None) -> int:
+    """The node ``policy`` puts ``g`` whole ``model`` GPUs on, -1 when none holds them."""
+    if index.free_by_model.get(model, 0) < g:
+        return -1
     top = top_nodes(policy)
     winners = top(index, model, g) if top is not None else None
-    if winners:
-        return index.placement(min(winners), g)  # tie rank: lowest node index
+    if winners is not None:
+        return min(winners) if winners else -1  # tie rank: lowest node index
+    if not index.holds(model, g):
+        return -1
     snap = index.snapshot
     if snap is None:
         raise ValueError(f"policy {policy.name} scores nodes on a snapshot: build the index "
@@ -98,32 +101,51 @@ def _choose(policy: Policy, index: WholeGpuIndex, g: int, model: str,
     d = policy.decide(snap, whole_request(g, model), rng, mix, tie_rank=index.rank)
     if isinstance(d, Rejection):  # the index said a node holds it: they disagree
         raise RuntimeError(f"index and snapshot disagree: {d.reason}")
-    return d
+    return d.node
+
+
+def gang_nodes(policy: Policy, index: WholeGpuIndex, g: int, model: str, spread: bool,
+               rng: np.random.Generator, mix: WorkloadMix | None = None
+               ) -> list[tuple[int, int]] | None:
+    """Where a gang of ``g`` whole ``model`` GPUs goes now, as ``(node, GPUs)`` pairs: one
+    node when one holds it, else (if ``spread``) the fewest nodes; ``None`` when it does not
+    fit now (:func:`why_not` says why).  The index is left as it was."""
+    node = _one_node(policy, index, g, model, rng, mix)
+    if node >= 0:
+        return [(node, g)]
+    if not spread or index.free_by_model.get(model, 0) < g:
+        return None
+    sizes = split_sizes(levels_desc(index, model), g)
+    if sizes is None:
+        return None
+    mark = index.mark()
+    placed: list[tuple[int, int]] = []
+    try:
+        for k in sizes:
+            node = _one_node(policy, index, k, model, rng, mix)
+            if node < 0:  # cannot happen: each member fits by construction
+                return None
+            index.take(node, k)
+            placed.append((node, k))
+    finally:
+        index.rollback(mark)  # the caller reserves; nothing here changes the index
+    return placed
 
 
 def place_whole_gang(policy: Policy, index: WholeGpuIndex, g: int, model: str, spread: bool,
                      rng: np.random.Generator, mix: WorkloadMix | None = None
                      ) -> list[Placement] | Rejection:
-    """Place a gang of ``g`` whole ``model`` GPUs: on one node when one holds it, else (if
-    ``spread``) over the fewest nodes.  Returns the members' placements (not reserved) or a
-    :class:`Rejection` with the core's code and sentence."""
-    if index.free_by_model.get(model, 0) < g:
-        return why_not(index, g, model, spread)
-    if index.holds(model, g):
-        return [_choose(policy, index, g, model, rng, mix)]
-    sizes = split_sizes(levels_desc(index, model), g) if spread else None
-    if sizes is None:
+    """:func:`gang_nodes` as the core's :class:`Placement` per member (GPU indices as the
+    index would take them), or a :class:`Rejection` with the core's code and sentence."""
+    got = gang_nodes(policy, index, g, model, spread, rng, mix)
+    if got is None:
         return why_not(index, g, model, spread)
     mark = index.mark()
-    placed: list[Placement] = []
+    out: list[Placement] = []
     try:
-        for i, k in enumerate(sizes):
-            d = decide_whole(policy, index, k, model, rng, mix)
-            if isinstance(d, Rejection):
-                return Rejection(whole_request(g, model),
-                                 f"gang member {i + 1} of {len(sizes)}: {d.reason}", d.code)
-            index.take(d.node, k)
-            placed.append(d)
+        for node, k in got:
+            out.append(index.placement(node, k))
+            index.take(node, k)
     finally:
-        index.rollback(mark)  # the caller reserves; nothing here changes the index
-    return placed
+        index.rollback(mark)
+    return out

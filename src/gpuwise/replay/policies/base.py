@@ -97,10 +97,11 @@ WAIT_FRAG = "waiting for a placement (enough GPUs, but not on few enough nodes)"
 
 
 def wait_reason(placer: Placer, job: Job, base: str = WAIT_FREE) -> str:
-    """``base`` plus the scheduling core's reason ``job`` cannot be placed on its fastest
-    type now (``sched.filters`` sentences: fragmented, no free GPUs, ...)."""
-    types = type_order(job, placer)
-    if not types:
+    """``base`` alone while too few GPUs of ``job``'s fastest type are free; when enough are
+    free but not on few enough nodes, ``base`` plus the scheduling core's sentence
+    (``sched.filters``' "fragmented: ...")."""
+    types = placer.types if len(placer.types) == 1 else type_order(job, placer)
+    if not types or placer.free_by_type[types[0]] < job.num_gpus:
         return base
     return f"{base}: {placer.why(job, types[0]).reason}"
 
@@ -115,7 +116,7 @@ def start_in_order(
     for run in order:
         got = placer.place(run.job, type_order(run.job, placer)) if placer.free_total else None
         if got is None:
-            d.wait(run, wait_reason(placer, run.job) if placer.free_total else WAIT_FREE)
+            d.wait(run, wait_reason(placer, run.job))
             if blocking:
                 return run
             continue
@@ -288,8 +289,7 @@ def select_preemptive(
             taken.add(v.id)
             p = placer.find(run.job, t)
         if p is None:
-            why = placer.rejection
-            d.wait(run, f"{WAIT_FRAG}: {why.reason}" if why is not None else WAIT_FRAG)
+            d.wait(run, f"{WAIT_FRAG}: {placer.why(run.job, t).reason}")
             continue
         d.start(run, t, p)
     for v in sorted(d.preempts, key=key):
