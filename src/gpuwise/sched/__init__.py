@@ -65,6 +65,19 @@ Policies (``gpuwise.sched.policies``)
     uses a fixed random node order per run; its published numbers depend on it), else to a
     uniformly random one.
 
+Whole-GPU gangs (``gpuwise.sched.index``, ``gang``, ``shortcut``) -- for simulators and
+control planes whose jobs take whole GPUs and whose CPU/memory are not modelled
+    ``WholeGpuIndex([(name, model, gpus, up), ...], track_snapshot=False)``: free GPUs per
+    node bucketed per model by free count; ``take/give`` (journalled), ``mark/commit/
+    rollback``, ``copy``, ``set_up``; ``holds(model, g)``; ``.snapshot`` a
+    ``ClusterSnapshot`` kept in step when tracked (policies that score arrays need it).
+    ``place_whole_gang(policy, index, g, model, spread, rng, mix=None) -> list[Placement] |
+    Rejection``: one node when one holds the gang, else (``spread``) the fewest nodes, each
+    member placed by ``policy``; ``gang_nodes`` the same as ``(node, GPUs)`` pairs or None;
+    ``why_not`` the ``explain`` code and sentence; ``split_sizes`` the fewest-nodes split.
+    ``shortcut.top_nodes(policy)``: policies whose winners can be read off the index
+    (best-fit) skip scoring; checked against ``decide`` in ``tests/sched/test_gang.py``.
+
 Fragmentation (``gpuwise.sched.frag``)
     ``node_frag(snap, mix)`` per-node expected fragment (milli-GPU);
     ``cluster_frag_milli(snap, mix)``.
@@ -74,6 +87,8 @@ from __future__ import annotations
 
 from gpuwise.sched.filters import explain, feasible
 from gpuwise.sched.frag import cluster_frag_milli, node_frag
+from gpuwise.sched.gang import gang_nodes, place_whole_gang, split_sizes, why_not
+from gpuwise.sched.index import WholeGpuIndex
 from gpuwise.sched.mix import WorkloadMix
 from gpuwise.sched.policies import REFERENCE_POLICIES, get_policy, policy_names
 from gpuwise.sched.policy import Policy, place_gang
@@ -82,6 +97,7 @@ from gpuwise.sched.types import MILLI, Decision, NodeSpec, Placement, Rejection,
 
 __all__ = [
     "MILLI", "REFERENCE_POLICIES", "ClusterSnapshot", "Decision", "NodeSpec", "Placement",
-    "Policy", "Rejection", "Request", "WorkloadMix", "cluster_frag_milli", "explain", "feasible",
-    "get_policy", "node_frag", "place_gang", "policy_names",
+    "Policy", "Rejection", "Request", "WholeGpuIndex", "WorkloadMix", "cluster_frag_milli",
+    "explain", "feasible", "gang_nodes", "get_policy", "node_frag", "place_gang",
+    "place_whole_gang", "policy_names", "split_sizes", "why_not",
 ]
