@@ -6,9 +6,12 @@ FIFO + backfill in <= 10 min (``--million``, long).
 
     .venv/bin/python benchmarks/bench_replay.py [--philly PATH] [--gpus 2000] [--million]
     .venv/bin/python benchmarks/bench_replay.py --no-philly --synthetic 100000 --load 0.98
+    .venv/bin/python benchmarks/bench_replay.py --philly-only --placement gpu-packing
 
 ``--synthetic N`` replays N synthetic jobs on N/100 GPUs (the 1 M / 10k ratio) under
 FIFO and EASY backfill at ``--load``; each line also prints the process's peak RSS so far.
+Nodes are picked by the scheduling core's ``--placement`` policy (default best-fit).
+``--philly-only`` runs only the 2,000-GPU Philly replays (``--policies`` to choose).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import resource
 import time
 
 from gpuwise.fleet import load_fleet
-from gpuwise.replay.engine import replay
+from gpuwise.replay.engine import ReplayConfig, replay
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.replay.metrics import summary
 from gpuwise.replay.placement import NodeSpec, nodes_from_fleet
@@ -54,13 +57,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str) -> None:
+PLACEMENT = "best-fit"
+
+
+def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str,
+        placement: str = PLACEMENT) -> None:
     t0 = time.perf_counter()
-    res = replay(nodes, jobs, make_policy(policy))
+    res = replay(nodes, jobs, make_policy(policy), ReplayConfig(placement=placement))
     wall = time.perf_counter() - t0
     s = summary(res)
     print(
-        f"{label}: policy={policy} jobs={s['jobs']} gpus={sum(n.gpus for n in nodes)} "
+        f"{label}: policy={policy} placement={res.placement} jobs={s['jobs']} "
+        f"gpus={sum(n.gpus for n in nodes)} "
         f"replay_s={res.seconds:.1f} wall_s={wall:.1f} events={res.events} "
         f"events_per_s={res.events / res.seconds:,.0f} avg_jct_h={s['avg_jct_h']:.2f} "
         f"avg_queue_h={s['avg_queue_h']:.2f} util_pct={s['gpu_util_pct']:.1f} "
@@ -77,26 +85,32 @@ def main() -> None:
     ap.add_argument("--no-philly", action="store_true", help="skip the Philly replays")
     ap.add_argument("--synthetic", type=int, default=0, help="N jobs on N/100 GPUs")
     ap.add_argument("--load", type=float, default=0.8, help="offered load of --synthetic")
+    ap.add_argument("--placement", default=PLACEMENT, help="sched policy that picks nodes")
+    ap.add_argument("--philly-only", action="store_true", help="only Philly on --gpus GPUs")
+    ap.add_argument("--policies", default="las,fifo,easy-backfill", help="for the Philly runs")
     args = ap.parse_args()
+    pl = args.placement
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not args.no_philly:
         t0 = time.perf_counter()
         trace = load_trace(args.philly, "pollux")
         print(f"loaded {len(trace.jobs)} Philly jobs in {time.perf_counter() - t0:.1f} s")
-        for gpus in (args.gpus, args.gpus // 4):
+        for gpus in (args.gpus,) if args.philly_only else (args.gpus, args.gpus // 4):
             nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
-            for policy in ("las", "fifo", "easy-backfill"):
-                run(f"philly-{gpus}", nodes, trace.jobs, policy)
-        nodes = nodes_from_fleet(load_fleet("1000xV100"))
-        run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo")
+            for policy in policies:
+                run(f"philly-{gpus}", nodes, trace.jobs, policy, pl)
+        if not args.philly_only:
+            nodes = nodes_from_fleet(load_fleet("1000xV100"))
+            run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo", pl)
     if args.synthetic:
         n, gpus = args.synthetic, max(1, args.synthetic // 100)
         nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
         jobs = synthetic(n, gpus, args.load, 0)
         for policy in ("fifo", "easy-backfill"):
-            run(f"synthetic-{n}-load{args.load}", nodes, jobs, policy)
+            run(f"synthetic-{n}-load{args.load}", nodes, jobs, policy, pl)
     if args.million:
         nodes = nodes_from_fleet(load_fleet("10000xV100"))
-        run("synthetic-1M", nodes, synthetic(1_000_000, 10_000, 0.8, 0), "easy-backfill")
+        run("synthetic-1M", nodes, synthetic(1_000_000, 10_000, 0.8, 0), "easy-backfill", pl)
 
 
 if __name__ == "__main__":
