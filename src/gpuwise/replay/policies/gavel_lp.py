@@ -185,19 +185,27 @@ def isolated_throughput(T: Array, scale: Array, caps: Array) -> Array:
     return np.asarray((T * x).sum(axis=1), dtype=np.float64)
 
 
-def _rates_at_least(T: Array, scale: Array, caps: Array, need: Array) -> Array | None:
-    """An allocation that gives every job at least ``need_i`` work/s (``None`` if there is
-    none); among those, the one maximising ``sum_i rate_i / need_i`` (uses spare GPUs)."""
-    n, m = T.shape
-    a, b, bounds = _base(T, scale, caps)
-    rows = np.repeat(np.arange(n), m)
-    rate = coo_matrix((-T.reshape(-1), (rows, np.arange(n * m))), shape=(n, n * m))
-    c = -(T / np.maximum(need, 1e-12)[:, None]).reshape(-1)
-    res = linprog(c, A_ub=vstack([a, rate]).tocsr(), b_ub=np.concatenate([b, -need]),
-                  bounds=bounds, method="highs")
-    if res.status != 0:
-        return None
-    return np.clip(np.asarray(res.x, dtype=np.float64).reshape(n, m), 0.0, 1.0)
+class _RatesAtLeast:
+    """Allocations that give every job at least ``need_i`` work/s; the constraint matrix is
+    built once and only the right-hand side changes between calls."""
+
+    def __init__(self, T: Array, scale: Array, caps: Array) -> None:
+        n, m = T.shape
+        a, self.b, self.bounds = _base(T, scale, caps)
+        rows = np.repeat(np.arange(n), m)
+        rate = coo_matrix((-T.reshape(-1), (rows, np.arange(n * m))), shape=(n, n * m))
+        self.a = vstack([a, rate]).tocsr()
+        self.T = T
+
+    def __call__(self, need: Array) -> Array | None:
+        """The allocation maximising ``sum_i rate_i / need_i`` (it uses spare GPUs), or
+        ``None`` if no allocation reaches ``need``."""
+        c = -(self.T / np.maximum(need, 1e-12)[:, None]).reshape(-1)
+        res = linprog(c, A_ub=self.a, b_ub=np.concatenate([self.b, -need]),
+                      bounds=self.bounds, method="highs")
+        if res.status != 0:
+            return None
+        return np.clip(np.asarray(res.x, dtype=np.float64).reshape(self.T.shape), 0.0, 1.0)
 
 
 def finish_time_fairness(
@@ -226,12 +234,13 @@ def finish_time_fairness(
     best = np.maximum(T.max(axis=1), 1e-12)
     hi = float(((since_start + remaining / np.maximum(iso, 1e-12)) / isolated_s).max())
     lo = float(((since_start + remaining / best) / isolated_s).max())
+    reach = _RatesAtLeast(T, scale, caps)
     for _ in range(60):
         if hi - lo <= rel_tol * hi:
             break
         mid = 0.5 * (lo + hi)
         slack = mid * isolated_s - since_start
-        got = _rates_at_least(T, scale, caps, remaining / slack) if (slack > 0).all() else None
+        got = reach(remaining / slack) if (slack > 0).all() else None
         if got is None:
             lo = mid
         else:
