@@ -82,3 +82,13 @@ def test_no_double_booking_and_each_job_finishes_once(jobs: list[Job], policy: s
 @given(jobs=workloads(), policy=st.sampled_from(["las", "srtf", "priority", "fair-share"]))
 def test_invariants_hold_with_checkpoints_and_restarts(jobs: list[Job], policy: str) -> None:
     check(jobs, policy, ReplayConfig(record_segments=True, checkpoint_s=120.0, restart_s=15.0))
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(jobs=workloads(), policy=st.sampled_from(["fifo", "easy-backfill", "las", "fair-share"]),
+       placement=st.sampled_from(["gpu-packing", "random", "fgd", "gpu-clustering"]))
+def test_invariants_hold_under_every_placement_policy(jobs: list[Job], policy: str,
+                                                      placement: str) -> None:
+    # Policies that score the core's snapshot (not the best-fit shortcut) keep the index
+    # and its snapshot in step through starts, preemptions, backfill look-ahead and ends.
+    check(jobs, policy, ReplayConfig(record_segments=True, placement=placement))

@@ -130,11 +130,13 @@ def test_rejects_jobs_the_fleet_cannot_run() -> None:
     assert not res.runs and len(res.rejected) == 2
 
 
-def test_node_failure_kills_and_requeues() -> None:
+@pytest.mark.parametrize("placement", ["best-fit", "gpu-packing"])
+def test_node_failure_kills_and_requeues(placement: str) -> None:
     # A (100 s) runs on n0; n0 fails at 30 for 20 s; with no periodic checkpoint the
-    # failure loses the whole segment; A restarts on n1 at 30 and ends at 130.
+    # failure loses the whole segment; A restarts on n1 at 30 and ends at 130.  (Both
+    # placement policies put A on n0 first: equal scores, lowest node index.)
     nodes = [NodeSpec("n0", "V100-16GB", 1), NodeSpec("n1", "V100-16GB", 1)]
-    cfg = ReplayConfig(failures=[(30.0, 0, 20.0)])
+    cfg = ReplayConfig(failures=[(30.0, 0, 20.0)], placement=placement)
     res = replay(nodes, [job(0, 0, 100)], make_policy("fifo"), cfg)
     assert by_id(res)[0] == (0, 130)
     assert res.runs[0].lost_gpu_s == pytest.approx(30.0)
