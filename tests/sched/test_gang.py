@@ -134,3 +134,17 @@ def test_best_fit_shortcut_equals_scoring_every_node(state: tuple[WholeGpuIndex,
     else:
         assert isinstance(full, Rejection)
         assert fast.code == full.code and fast.reason == full.reason
+
+
+def test_wide_nodes_fall_back_to_scoring_the_snapshot() -> None:
+    # Past MAX_EXACT_GPUS per node the shortcut declines and best-fit scores the tracked
+    # snapshot; without one the core says so instead of guessing.
+    pol, rng = get_policy("best-fit"), np.random.default_rng(0)
+    wide = index(72, 8)
+    wide.take(0, 66)  # free 6 and 8: best fit for 4 GPUs is the 72-GPU node
+    top = top_nodes(pol)
+    assert top is not None and top(wide, "V100", 4) is None
+    got = decide_whole(pol, wide, 4, "V100", rng)
+    assert isinstance(got, Placement) and got.node == 0 and got.gpus == (66, 67, 68, 69)
+    with pytest.raises(ValueError, match="track_snapshot"):
+        decide_whole(pol, index(72, 8, track=False), 4, "V100", rng)

@@ -25,7 +25,7 @@ from gpuwise.replay.jobs import Job, Topology
 from gpuwise.sched import Policy, Rejection, WorkloadMix, get_policy
 from gpuwise.sched.gang import gang_nodes, why_not
 from gpuwise.sched.index import WholeGpuIndex
-from gpuwise.sched.shortcut import top_nodes
+from gpuwise.sched.shortcut import MAX_EXACT_GPUS, top_nodes
 
 Placement = tuple[tuple[int, int], ...]  # ((node index, GPUs), ...)
 DEFAULT_PLACEMENT = "best-fit"
@@ -53,7 +53,7 @@ class Placer:
         self.mix = mix
         self.rng = np.random.default_rng(seed)
         widest = max((n.gpus for n in self.nodes), default=0)
-        fast = top_nodes(self.policy) is not None and widest <= 64
+        fast = top_nodes(self.policy) is not None and widest <= MAX_EXACT_GPUS
         self._bind(WholeGpuIndex([(n.name, n.gpu_type, n.gpus, n.up) for n in self.nodes],
                                  track_snapshot=not fast))
 
