@@ -4,7 +4,9 @@ Time jumps from event to event (no fixed step).  All events at one instant are a
 first (completions, repairs, failures, arrivals, wake-ups, rounds, in that order), then the
 policy is asked once for a decision on the resulting snapshot, and the engine applies it:
 preemptions, then starts.  Each start schedules the job's completion; a stale completion
-(the job was preempted since) is recognised by its version number and ignored.
+(the job was preempted since) is recognised by its version number and ignored.  Nodes are
+chosen by the scheduling core: the :class:`~gpuwise.replay.placement.Placer` asks the
+``gpuwise.sched`` policy named by ``ReplayConfig.placement`` (default best-fit).
 """
 
 from __future__ import annotations

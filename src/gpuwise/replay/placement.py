@@ -23,7 +23,7 @@ import numpy as np
 
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.sched import Policy, Rejection, WorkloadMix, get_policy
-from gpuwise.sched.gang import gang_nodes, why_not
+from gpuwise.sched.gang import fits, gang_nodes, why_not
 from gpuwise.sched.index import WholeGpuIndex
 from gpuwise.sched.shortcut import MAX_EXACT_GPUS, top_nodes
 
@@ -116,7 +116,7 @@ class Placer:
         g = job.num_gpus
         if self.free_by_type.get(gpu_type, 0) < g:
             return False
-        return self.index.holds(gpu_type, g) or self.spread_ok(job, gpu_type)
+        return fits(self.index, g, gpu_type, self.spread_ok(job, gpu_type))
 
     def fits_any(self, job: Job, types: Iterable[str]) -> bool:
         return any(t in self.buckets and job.can_run_on(t) and self.fits(job, t) for t in types)
@@ -127,10 +127,8 @@ class Placer:
         g = job.num_gpus
         if self.free_by_type.get(gpu_type, 0) < g:  # cheap necessary condition
             return None
-        spread = job.topology is Topology.SPREAD or g > self.max_node[gpu_type]
-        if spread:
-            spread = job.rate(gpu_type, spread=True) > 0
-        got = gang_nodes(self.policy, self.index, g, gpu_type, spread, self.rng, self.mix)
+        got = gang_nodes(self.policy, self.index, g, gpu_type, self.spread_ok(job, gpu_type),
+                         self.rng, self.mix)
         return None if got is None else tuple(got)
 
     def why(self, job: Job, gpu_type: str) -> Rejection:
