@@ -130,6 +130,7 @@ def compare(rows: list[dict[str, str]], what_ifs: tuple[str, ...] = ()) -> list[
         pub = float(row["published_tokens_per_s_per_gpu"])
         pred = float(r["tokens_per_s_per_gpu"])
         pub_tf = float(row["published_tflops_per_gpu"]) if row["published_tflops_per_gpu"] else None
+        pub_mem = float(row["published_mem_gib"]) if row["published_mem_gib"] else None
         out.append(
             {
                 "id": row["id"],
@@ -142,6 +143,7 @@ def compare(rows: list[dict[str, str]], what_ifs: tuple[str, ...] = ()) -> list[
                 "ratio": pred / pub,
                 "fits": bool(r["fits"]),
                 "mem_gib": float(r["memory_gib"]["total"]),
+                "published_mem_gib": pub_mem,
                 "published_tflops": pub_tf,
                 "predicted_tflops": float(r["tflops_per_gpu"]),
                 "mfu": float(r["mfu"]),
@@ -242,6 +244,12 @@ def main() -> None:
             f"{100 * s['max_abs_err']:7.1f}%"
         )
     print("worst: " + ", ".join(f"{i} {x:.2f}" for i, x in summary["worst"]))
+    for r in results:
+        if r["published_mem_gib"] is not None:
+            print(
+                f"memory {r['id']}: published peak {r['published_mem_gib']:.1f} GiB, "
+                f"predicted {r['mem_gib']:.1f} GiB"
+            )
     for p in precision_pairs(results):
         print(
             f"FP8/BF16 speedup {p['run']}: published {p['published_speedup']:.2f}, "
