@@ -17,6 +17,7 @@ from gpuwise.replay.policies import gavel_lp, make_policy
 from gpuwise.replay.traces import load_throughputs, load_trace
 
 DATA = Path(__file__).parent.parent / "data" / "replay"
+STATIC = Path(__file__).parent.parent / "data" / "gavel" / "gavel_static_multi_head60.trace"
 
 
 def feasible(x: np.ndarray, scale: np.ndarray, caps: np.ndarray) -> bool:
@@ -164,7 +165,11 @@ OBJECTIVE = {
     ("policy", "trace_file", "fleet"),
     [
         (p, "gavel_cont_multi_head60.trace", "4xV100,4xP100,4xK80") for p in OBJECTIVE
-    ] + [("max-min-fairness", "msr_2869ce_head80.trace", "8xV100,8xP100,8xK80")],
+    ] + [
+        ("max-min-fairness", "msr_2869ce_head80.trace", "8xV100,8xP100,8xK80"),
+        ("min-makespan", str(STATIC), "4xV100,4xP100,4xK80"),  # the paper's makespan setup
+        ("max-sum-throughput", str(STATIC), "4xV100,4xP100,4xK80"),
+    ],
 )
 def test_heterogeneity_awareness_wins_on_a_gavel_trace(
     policy: str, trace_file: str, fleet: str
