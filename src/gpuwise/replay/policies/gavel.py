@@ -38,6 +38,7 @@ import numpy as np
 
 from gpuwise.replay.jobs import JobRun, Status
 from gpuwise.replay.policies.base import WAIT_FRAG, Decision, Snapshot
+from gpuwise.replay.policies.gavel_lp import runnable
 
 WAIT_ROUND = "waiting: its share of the allocation goes to other jobs this round"
 WAIT_ALLOC = "waiting for the next allocation (re-solved at most every min_reset_s)"
@@ -178,9 +179,15 @@ class GavelRounds:
         speed = share.mean(axis=0)  # fastest type first, as Gavel's fixed v100, p100, k80
         self._order = [self._types[j] for j in sorted(range(len(self._types)),
                                                         key=lambda j: (-speed[j], j))]
-        x = self.allocate(runs, snap, self._types)
+        # a gang that fits no type now (nodes down) would pin max-min objectives at 0
+        scale = np.array([r.job.num_gpus for r in runs], dtype=np.float64)
+        fits = runnable(T, scale, self.capacities(snap, self._types))
+        live = [r for i, r in enumerate(runs) if fits[i].any()]
+        x = self.allocate(live, snap, self._types) if live else np.zeros((0, len(self._types)))
         self.solves += 1
-        self._alloc = {r.id: x[i] for i, r in enumerate(runs)}
+        self._alloc = {r.id: x[i] for i, r in enumerate(live)}
+        for r in runs:
+            self._alloc.setdefault(r.id, np.zeros(len(self._types)))
         self._dirty = False
 
     # -- the mechanism -------------------------------------------------------------------
