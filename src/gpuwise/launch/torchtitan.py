@@ -96,9 +96,15 @@ def emit_torchtitan(model: ModelConfig, p: LaunchPlan) -> str:
         par["pipeline_parallel_microbatch_size"] = p.micro_batch
         if model.layers % (p.pp * p.vpp) == 0:  # else torchtitan infers uneven split points
             par["pipeline_parallel_layers_per_stage"] = model.layers // (p.pp * p.vpp)
-    ac: dict[str, Any] = {"mode": p.recompute}
+    # Korthikanti's selective recompute re-runs only the attention core; torchtitan's SDPA
+    # (flash) backward already recomputes it inside the kernel, so the planned memory and time
+    # are torchtitan's mode "none".  Its selective_ac_option = "op" is something else: it saves
+    # matmul and attention outputs except every second matmul and re-runs everything else
+    # (torchtitan/distributed/activation_checkpoint.py), which the plan did not budget.
+    ac: dict[str, Any] = {"mode": "none" if p.recompute == "selective" else p.recompute}
     if p.recompute == "selective":
-        ac["selective_ac_option"] = "op"  # per-op SAC: recompute attention, keep GEMM outputs
+        header += ["", "recompute=selective (the attention core) is built into torchtitan's "
+                   "flash attention backward: activation_checkpoint.mode = \"none\""]
     doc: dict[str, dict[str, Any]] = {
         "job": {"description": f"{model.name} planned by gpuwise"},
         "model": model_tbl,
