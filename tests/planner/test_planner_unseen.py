@@ -6,8 +6,8 @@ report (``benchmarks/bench_planner_unseen.py``), not a golden test: these rows m
 from __future__ import annotations
 
 import pytest
-from benchmarks.bench_planner_unseen import CSV, evaluate_row, load_rows
 
+from benchmarks.bench_planner_unseen import CSV, evaluate_row, load_rows
 from gpuwise.planner.models import get_model
 
 ROWS = load_rows(CSV)
