@@ -161,21 +161,26 @@ OBJECTIVE = {
 }
 
 
+CONT = DATA / "gavel_cont_multi_head60.trace"
+MSR = DATA / "msr_2869ce_head80.trace"
+SMALL = "4xV100,4xP100,4xK80"
+
+
 @pytest.mark.parametrize(
     ("policy", "trace_file", "fleet"),
-    [
-        (p, "gavel_cont_multi_head60.trace", "4xV100,4xP100,4xK80") for p in OBJECTIVE
-    ] + [
-        ("max-min-fairness", "msr_2869ce_head80.trace", "8xV100,8xP100,8xK80"),
-        ("min-makespan", str(STATIC), "4xV100,4xP100,4xK80"),  # the paper's makespan setup
-        ("max-sum-throughput", str(STATIC), "4xV100,4xP100,4xK80"),
+    [(p, CONT, SMALL) for p in OBJECTIVE]
+    + [
+        ("max-min-fairness", MSR, "8xV100,8xP100,8xK80"),
+        ("min-makespan", STATIC, SMALL),  # the paper's makespan setup
+        ("max-sum-throughput", STATIC, SMALL),
     ],
+    ids=lambda v: v.name if isinstance(v, Path) else str(v),
 )
 def test_heterogeneity_awareness_wins_on_a_gavel_trace(
-    policy: str, trace_file: str, fleet: str
+    policy: str, trace_file: Path, fleet: str
 ) -> None:
     tp = load_throughputs(str(DATA / "simulation_throughputs_isolated.json"))
-    trace = load_trace(str(DATA / trace_file), "gavel", tp)
+    trace = load_trace(str(trace_file), "gavel", tp)
     nodes = nodes_from_fleet(load_fleet(fleet))
     aware = summary(replay(nodes, trace.jobs, make_policy(policy)))
     agnostic = summary(replay(nodes, trace.jobs, make_policy(policy + "-agnostic")))
