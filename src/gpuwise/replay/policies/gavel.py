@@ -30,6 +30,17 @@ arrive mid-round, and GPUs freed mid-round, wait for the next round.
 
 ``agnostic=True`` selects the policy's heterogeneity-agnostic LP input; jobs still progress
 at their true per-type rates.
+
+Kept deviations from Gavel's simulator: gangs land on real servers (8 GPUs each for a
+shorthand fleet) and run at Gavel's ``_unconsolidated`` throughput when spread, where
+Gavel's trace driver defaults to one GPU per server and always uses the consolidated one (a
+spread gang is moved onto one server as soon as one is free); a round lasts exactly
+``round_s`` (Gavel runs ``int(throughput * 360)`` steps, so its rounds end up to one step
+early); when nothing waits, the engine calls the policy only at its own round ticks, so a
+round may start late (it could only move running jobs between types); when a round starts
+nothing, Gavel skips to the next arrival while gpuwise keeps ticking; the shuffle of the
+agnostic twins uses numpy's generator, not Python's ``random`` stream; space sharing
+(Gavel's ``_packed`` policies) is not modelled.
 """
 
 from __future__ import annotations
