@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from gpuwise.catalog import get_accelerator
+from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Engine
+from gpuwise.planner.parallel import ENGINES, Engine, Setup, single
+from gpuwise.planner.time import step_time
 
 MEGATRON = ENGINES["megatron-2022"]
 
@@ -65,3 +68,47 @@ def test_mfu_is_against_the_bf16_peak_for_every_precision() -> None:
         assert r["mfu"] == pytest.approx(r["tflops_per_gpu"] / 989.0, rel=1e-3)
     assert fp8["tflops_per_gpu"] > bf16["tflops_per_gpu"]
     assert fp8["mfu"] > bf16["mfu"]
+
+
+def _with(kw: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"seq": 2048, "tp": 8}
+    out.update(kw)
+    return out
+
+
+def test_megatron_grad_buffer_scaling_streams_every_local_gradient_once_more() -> None:
+    """Megatron-LM's local DDP divides the fp32 gradient buffer by the DP size every step,
+    also at DP = 1: one read + write (8 B) per local parameter, once per step."""
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="selective")
+    plain = replace(MEGATRON, grad_buffer_scale=False)
+    m = get_model("gpt-22b")
+    with_scale: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=MEGATRON, **_with(kw))
+    without: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=plain, **_with(kw))
+    added = with_scale["time_s"]["step"] - without["time_s"]["step"]
+    local_params = m.num_params() / 8  # TP = 8 shards every weight
+    assert added == pytest.approx(8 * local_params / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(
+        with_scale["time_s"]["optimizer"] - without["time_s"]["optimizer"], rel=1e-9
+    )
+
+
+def _embedding_sync(model: str, tp: int, pp: int, gpus: int) -> float:
+    setup = Setup(2048, 64, gpus, engine=MEGATRON)
+    hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
+    parts = step_time(get_model(model), single(dp=gpus // (tp * pp), tp=tp, pp=pp), setup, hw)
+    return float(parts["embedding_sync"][0])
+
+
+def test_tied_embeddings_on_two_stages_sync_their_gradients_once_per_step() -> None:
+    """Pipeline-parallel GPT with tied embeddings: one all-reduce of the fp32 embedding
+    gradient shard (V h / t x 4 B) between the first and last stage (two ranks, across
+    nodes), after the backward pass; nothing without pipelining or without tying."""
+    m = get_model("gpt-175b-megatron")
+    shard = 4.0 * m.vocab * m.hidden / 8
+    # a ring all-reduce on 2 ranks moves S bytes over the 25 GB/s-per-GPU network at 90 %
+    synced = _embedding_sync("gpt-175b-megatron", 8, 8, 64)
+    assert synced == pytest.approx(shard / (25e9 * 0.9), rel=0.05)
+    assert _embedding_sync("gpt-175b-megatron", 8, 1, 8) == 0.0
+    assert not get_model("llama-2-70b").tied_embeddings
+    assert _embedding_sync("llama-2-70b", 8, 8, 64) == 0.0

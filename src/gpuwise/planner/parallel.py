@@ -36,15 +36,34 @@ class Engine:
     # flash-attention kernel generation: 2 = FlashAttention-2 work partitioning (and later);
     # 1 = the original algorithm (FlashAttention-1 CUDA, or its Triton port with ALiBi bias)
     flash_generation: int = 2
+    # Megatron-LM's local DDP divides the contiguous fp32 gradient buffer by the data-parallel
+    # size before its all-reduce -- every step, also when DP = 1 (``buffer_.data /=
+    # mpu.get_data_parallel_world_size()`` in ``megatron/model/distributed.py``
+    # ``allreduce_gradients``, called unconditionally from ``train_step`` for ``--DDP-impl
+    # local``): one more read + write of every local gradient.  Megatron-Core skips the
+    # scaling when its factor is 1 and folds it into the collective otherwise.
+    grad_buffer_scale: bool = False
 
 
 ENGINES: dict[str, Engine] = {
     # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
     # all-reduced after the backward pass (no overlap), fused kernels.
-    "megatron-2021": Engine("megatron-2021", False, False, False, False, 4, True),
+    "megatron-2021": Engine(
+        "megatron-2021", False, False, False, False, 4, True, grad_buffer_scale=True
+    ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
     # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).
-    "megatron-2022": Engine("megatron-2022", False, True, False, False, 4, True, True),
+    "megatron-2022": Engine(
+        "megatron-2022",
+        False,
+        True,
+        False,
+        False,
+        4,
+        True,
+        True,
+        grad_buffer_scale=True,
+    ),
     # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
     "modern": Engine("modern", True, True, True, False, 2, True, True),
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP

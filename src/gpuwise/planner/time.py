@@ -5,7 +5,9 @@ GEMMs (forward; backward = data-gradient + weight-gradient GEMMs), the attention
 memory-bound elementwise kernels and the tensor-/expert-/context-parallel collectives.  The
 pipeline then takes ``(m + (p-1)/v)`` micro-batch slots (1F1B / interleaved bubble, Narayanan et
 al. 2021 sec. 2.2), the data-parallel gradient reduction adds what it cannot hide behind the
-last backward pass, and the optimizer streams its states once.
+last backward pass, tied embeddings split across pipeline stages all-reduce their gradient
+between the first and last stage, and the optimizer streams its states once (plus
+Megatron-LM's gradient-buffer scaling pass where the engine runs it).
 
 Collectives use the ring cost ``2 (n-1)/n * S / B`` for all-reduce and ``(n-1)/n * S / B`` for
 all-gather / reduce-scatter (Thakur et al. 2005) plus NCCL's per-step latency, on the link the
@@ -334,12 +336,22 @@ def step_time(
     # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
     p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
     opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
-    step = pipe + dp_exposed + opt
+    if eng.grad_buffer_scale:
+        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
+    # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
+    # two copies' gradients between the first and last stage once per step, after the
+    # backward pass (``train_step``, ``mpu.get_embedding_group()``)
+    tied = model.tied_embeddings and model.vocab > 0
+    ebw, elat = _link(hw, setup, np.where(c.pp > 1, setup.gpus * ones, 1.0))
+    emb_sync = _allreduce(eng.grad_bytes * model.vocab * model.hidden / c.tp, 2.0 * ones, ebw, elat)
+    emb_sync = np.where((c.pp > 1) & tied, emb_sync, 0.0)
+    step = pipe + dp_exposed + opt + emb_sync
     return {
         "step": step,
         "pipeline_bubble": bubble,
         "dp_exposed": dp_exposed,
         "optimizer": opt,
         "tp_comm": per_stage * (lt["comm_f"] + lt["comm_b"]) * m,
+        "embedding_sync": emb_sync,
         "microbatch": mb_time,
     }
