@@ -148,3 +148,36 @@ def test_wide_nodes_fall_back_to_scoring_the_snapshot() -> None:
     assert isinstance(got, Placement) and got.node == 0 and got.gpus == (66, 67, 68, 69)
     with pytest.raises(ValueError, match="track_snapshot"):
         decide_whole(pol, index(72, 8, track=False), 4, "V100", rng)
+
+
+@settings(max_examples=40, deadline=None)
+@given(counts=st.lists(st.sampled_from([1, 2, 4, 8]), min_size=1, max_size=6),
+       ops=st.lists(st.tuples(st.sampled_from(["take", "give", "mark", "rollback", "commit",
+                                               "down", "up"]),
+                              st.integers(0, 5), st.integers(1, 8)), max_size=30))
+def test_index_buckets_and_snapshot_stay_consistent(counts: list[int],
+                                                    ops: list[tuple[str, int, int]]) -> None:
+    ix = index(*counts)
+    mark = 0
+    for op, i, k in ops:
+        node = i % len(counts)
+        if op == "take" and ix.up[node] and 0 < k <= ix.free[node]:
+            ix.take(node, k)
+        elif op == "give" and ix.up[node] and ix.free[node] + k <= counts[node]:
+            ix.give(node, k)
+        elif op == "mark":
+            mark = ix.mark()
+        elif op == "rollback":
+            ix.rollback(min(mark, ix.mark()))
+        elif op == "commit":
+            ix.commit()
+            mark = 0
+        elif op in ("down", "up") and ix.free[node] == (counts[node] if ix.up[node] else 0):
+            ix.set_up(node, op == "up")  # only an idle node changes state
+            mark = 0
+    assert ix.snapshot is not None
+    assert list((ix.snapshot.gpu_free >= MILLI).sum(axis=1)) == ix.free
+    for k, members in enumerate(ix.buckets["V100"]):
+        assert members == {n for n, f in enumerate(ix.free) if f == k and k > 0}
+    assert ix.free_by_model["V100"] == sum(ix.free)
+    assert ix.capacity["V100"] == sum(c for c, up in zip(counts, ix.up, strict=True) if up)
