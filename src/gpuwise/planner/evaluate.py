@@ -26,7 +26,8 @@ from gpuwise.planner.parallel import ENGINES, RECOMPUTE, Candidates, Engine, Set
 from gpuwise.planner.time import step_time
 
 MEMORY_TERMS = ("weights", "gradients", "optimizer", "activations", "logits", "overhead", "total")
-TIME_TERMS = ("step", "pipeline_bubble", "dp_exposed", "optimizer", "tp_comm", "microbatch")
+TIME_TERMS = ("step", "pipeline_bubble", "dp_exposed", "optimizer", "tp_comm", "microbatch",
+              "embedding_sync")
 
 
 def evaluate(
