@@ -23,7 +23,7 @@ import numpy as np
 
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.sched import Policy, Rejection, WorkloadMix, get_policy
-from gpuwise.sched.gang import fits, gang_nodes, why_not
+from gpuwise.sched.gang import Chooser, fits, gang_nodes, why_not
 from gpuwise.sched.index import WholeGpuIndex
 from gpuwise.sched.shortcut import MAX_EXACT_GPUS, top_nodes
 
@@ -48,10 +48,7 @@ class Placer:
                  seed: int = 0, mix: WorkloadMix | None = None) -> None:
         self.nodes = tuple(nodes)
         self.policy = get_policy(policy) if isinstance(policy, str) else policy
-        if self.policy.needs_mix and mix is None:
-            raise ValueError(f"placement policy {self.policy.name} needs the workload mix")
-        self.mix = mix
-        self.rng = np.random.default_rng(seed)
+        self.chooser = Chooser(self.policy, np.random.default_rng(seed), mix)
         widest = max((n.gpus for n in self.nodes), default=0)
         fast = top_nodes(self.policy) is not None and widest <= MAX_EXACT_GPUS
         self._bind(WholeGpuIndex([(n.name, n.gpu_type, n.gpus, n.up) for n in self.nodes],
@@ -98,8 +95,7 @@ class Placer:
 
     def fork(self) -> Placer:
         other = Placer.__new__(Placer)
-        other.nodes, other.policy, other.mix, other.rng = self.nodes, self.policy, self.mix, \
-            self.rng
+        other.nodes, other.policy, other.chooser = self.nodes, self.policy, self.chooser
         other._bind(self.index.copy())
         return other
 
@@ -127,8 +123,7 @@ class Placer:
         g = job.num_gpus
         if self.free_by_type.get(gpu_type, 0) < g:  # cheap necessary condition
             return None
-        got = gang_nodes(self.policy, self.index, g, gpu_type, self.spread_ok(job, gpu_type),
-                         self.rng, self.mix)
+        got = gang_nodes(self.chooser, self.index, g, gpu_type, self.spread_ok(job, gpu_type))
         return None if got is None else tuple(got)
 
     def why(self, job: Job, gpu_type: str) -> Rejection:

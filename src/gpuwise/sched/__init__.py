@@ -73,7 +73,8 @@ control planes whose jobs take whole GPUs and whose CPU/memory are not modelled
     ``ClusterSnapshot`` kept in step when tracked (policies that score arrays need it).
     ``place_whole_gang(policy, index, g, model, spread, rng, mix=None) -> list[Placement] |
     Rejection``: one node when one holds the gang, else (``spread``) the fewest nodes, each
-    member placed by ``policy``; ``gang_nodes`` the same as ``(node, GPUs)`` pairs or None;
+    member placed by ``policy``; ``gang_nodes(Chooser(policy, rng, mix), index, g, model,
+    spread)`` the same as ``(node, GPUs)`` pairs or None (the fast path simulators use);
     ``why_not`` the ``explain`` code and sentence; ``split_sizes`` the fewest-nodes split.
     ``shortcut.top_nodes(policy)``: policies whose winners can be read off the index
     (best-fit) skip scoring; checked against ``decide`` in ``tests/sched/test_gang.py``.
@@ -87,7 +88,7 @@ from __future__ import annotations
 
 from gpuwise.sched.filters import explain, feasible
 from gpuwise.sched.frag import cluster_frag_milli, node_frag
-from gpuwise.sched.gang import gang_nodes, place_whole_gang, split_sizes, why_not
+from gpuwise.sched.gang import Chooser, gang_nodes, place_whole_gang, split_sizes, why_not
 from gpuwise.sched.index import WholeGpuIndex
 from gpuwise.sched.mix import WorkloadMix
 from gpuwise.sched.policies import REFERENCE_POLICIES, get_policy, policy_names
@@ -96,8 +97,8 @@ from gpuwise.sched.snapshot import ClusterSnapshot
 from gpuwise.sched.types import MILLI, Decision, NodeSpec, Placement, Rejection, Request
 
 __all__ = [
-    "MILLI", "REFERENCE_POLICIES", "ClusterSnapshot", "Decision", "NodeSpec", "Placement",
-    "Policy", "Rejection", "Request", "WholeGpuIndex", "WorkloadMix", "cluster_frag_milli",
-    "explain", "feasible", "gang_nodes", "get_policy", "node_frag", "place_gang",
-    "place_whole_gang", "policy_names", "split_sizes", "why_not",
+    "MILLI", "REFERENCE_POLICIES", "Chooser", "ClusterSnapshot", "Decision", "NodeSpec",
+    "Placement", "Policy", "Rejection", "Request", "WholeGpuIndex", "WorkloadMix",
+    "cluster_frag_milli", "explain", "feasible", "gang_nodes", "get_policy", "node_frag",
+    "place_gang", "place_whole_gang", "policy_names", "split_sizes", "why_not",
 ]

@@ -17,6 +17,7 @@ to the lowest node index.  Nothing here changes the index: the caller reserves t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from gpuwise.sched.filters import gpu_reason
 from gpuwise.sched.index import WholeGpuIndex, whole_request
 from gpuwise.sched.mix import WorkloadMix
 from gpuwise.sched.policy import Policy
-from gpuwise.sched.shortcut import top_nodes
+from gpuwise.sched.shortcut import TopNodes, top_nodes
 from gpuwise.sched.types import Decision, Placement, Rejection
 
 
@@ -76,41 +77,54 @@ def fits(index: WholeGpuIndex, g: int, model: str, spread: bool) -> bool:
     return spread or index.holds(model, g)
 
 
+@dataclass(frozen=True, slots=True)
+class Chooser:
+    """A policy bound to its random generator and workload mix, with its top-nodes function
+    (:mod:`gpuwise.sched.shortcut`) looked up once: what :func:`gang_nodes` decides with."""
+
+    policy: Policy
+    rng: np.random.Generator
+    mix: WorkloadMix | None = None
+    top: TopNodes | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.policy.needs_mix and self.mix is None:
+            raise ValueError(f"policy {self.policy.name} needs the workload mix")
+        object.__setattr__(self, "top", top_nodes(self.policy))
+
+
 def decide_whole(policy: Policy, index: WholeGpuIndex, g: int, model: str,
                  rng: np.random.Generator, mix: WorkloadMix | None = None) -> Decision:
     """``policy``'s placement of ``g`` whole ``model`` GPUs on one node, or why not."""
-    node = _one_node(policy, index, g, model, rng, mix)
+    node = _one_node(Chooser(policy, rng, mix), index, g, model)
     return index.placement(node, g) if node >= 0 else why_not(index, g, model, False)
 
 
-def _one_node(policy: Policy, index: WholeGpuIndex, g: int, model: str,
-              rng: np.random.Generator, mix: WorkloadMix | None) -> int:
-    """The node ``policy`` puts ``g`` whole ``model`` GPUs on, -1 when none holds them."""
-    if index.free_by_model.get(model, 0) < g:
-        return -1
-    top = top_nodes(policy)
-    winners = top(index, model, g) if top is not None else None
-    if winners is not None:
-        return min(winners) if winners else -1  # tie rank: lowest node index
-    if not index.holds(model, g):
+def _one_node(ch: Chooser, index: WholeGpuIndex, g: int, model: str) -> int:
+    """The node the policy puts ``g`` whole ``model`` GPUs on, -1 when none holds them."""
+    top = ch.top
+    if top is not None:
+        winners = top(index, model, g)
+        if winners is not None:
+            return min(winners) if winners else -1  # tie rank: lowest node index
+    if index.free_by_model.get(model, 0) < g or not index.holds(model, g):
         return -1
     snap = index.snapshot
     if snap is None:
-        raise ValueError(f"policy {policy.name} scores nodes on a snapshot: build the index "
-                         "with track_snapshot=True")
-    d = policy.decide(snap, whole_request(g, model), rng, mix, tie_rank=index.rank)
+        raise ValueError(f"policy {ch.policy.name} scores nodes on a snapshot: build the "
+                         "index with track_snapshot=True")
+    d = ch.policy.decide(snap, whole_request(g, model), ch.rng, ch.mix, tie_rank=index.rank)
     if isinstance(d, Rejection):  # the index said a node holds it: they disagree
         raise RuntimeError(f"index and snapshot disagree: {d.reason}")
     return d.node
 
 
-def gang_nodes(policy: Policy, index: WholeGpuIndex, g: int, model: str, spread: bool,
-               rng: np.random.Generator, mix: WorkloadMix | None = None
+def gang_nodes(ch: Chooser, index: WholeGpuIndex, g: int, model: str, spread: bool
                ) -> list[tuple[int, int]] | None:
     """Where a gang of ``g`` whole ``model`` GPUs goes now, as ``(node, GPUs)`` pairs: one
     node when one holds it, else (if ``spread``) the fewest nodes; ``None`` when it does not
     fit now (:func:`why_not` says why).  The index is left as it was."""
-    node = _one_node(policy, index, g, model, rng, mix)
+    node = _one_node(ch, index, g, model)
     if node >= 0:
         return [(node, g)]
     if not spread or index.free_by_model.get(model, 0) < g:
@@ -122,7 +136,7 @@ def gang_nodes(policy: Policy, index: WholeGpuIndex, g: int, model: str, spread:
     placed: list[tuple[int, int]] = []
     try:
         for k in sizes:
-            node = _one_node(policy, index, k, model, rng, mix)
+            node = _one_node(ch, index, k, model)
             if node < 0:  # cannot happen: each member fits by construction
                 return None
             index.take(node, k)
@@ -137,7 +151,7 @@ def place_whole_gang(policy: Policy, index: WholeGpuIndex, g: int, model: str, s
                      ) -> list[Placement] | Rejection:
     """:func:`gang_nodes` as the core's :class:`Placement` per member (GPU indices as the
     index would take them), or a :class:`Rejection` with the core's code and sentence."""
-    got = gang_nodes(policy, index, g, model, spread, rng, mix)
+    got = gang_nodes(Chooser(policy, rng, mix), index, g, model, spread)
     if got is None:
         return why_not(index, g, model, spread)
     mark = index.mark()

@@ -47,18 +47,8 @@ def best_fit_top(index: WholeGpuIndex, model: str, g: int) -> Collection[int] | 
 _TOP: dict[type, TopNodes] = {BestFitScore: best_fit_top}
 
 
-_SEEN: dict[int, tuple[Policy, TopNodes | None]] = {}  # id -> (policy, its function)
-
-
 def top_nodes(policy: Policy) -> TopNodes | None:
     """The top-nodes function of ``policy`` (a single scorer that declares one), else None."""
-    hit = _SEEN.get(id(policy))
-    if hit is not None and hit[0] is policy:
-        return hit[1]
-    found = None
-    if len(policy.scorers) == 1 and policy.scorers[0][1] > 0:
-        found = _TOP.get(type(policy.scorers[0][0]))
-    if len(_SEEN) > 256:
-        _SEEN.clear()
-    _SEEN[id(policy)] = (policy, found)
-    return found
+    if len(policy.scorers) != 1 or policy.scorers[0][1] <= 0:
+        return None
+    return _TOP.get(type(policy.scorers[0][0]))
