@@ -218,14 +218,16 @@ class EasyBackfill:
             if got is _UNSEEN:
                 got = fits[shape] = placer.place(job, type_order(job, placer))
             if got is None:
-                reasons[job.id] = WAIT_FREE
+                if run.reason is not WAIT_FREE:  # unchanged reasons need no update
+                    reasons[job.id] = WAIT_FREE
                 continue
             t, p = got
             dur = job.estimate_s if est and job.estimate_s is not None else job.duration_on(t)
             if now + dur > shadow_t:
                 # same free GPUs, same gang size: the same placement, which already failed
                 if (t, job.num_gpus) in blocked:
-                    reasons[job.id] = WAIT_SHADOW
+                    if run.reason is not WAIT_SHADOW:
+                        reasons[job.id] = WAIT_SHADOW
                     continue
                 at_shadow.reserve(p)
                 if not at_shadow.fits_any(head, type_order(head, at_shadow)):
