@@ -106,21 +106,6 @@ class WholeGpuIndex:
                 return True
         return False
 
-    def smallest_fitting(self, model: str, g: int) -> int:
-        """The smallest free count ``k >= g`` some ``model`` node has (0 when none)."""
-        b = self.buckets.get(model)
-        if b is None:
-            return 0
-        for k in range(max(g, 1), len(b)):
-            if b[k]:
-                return k
-        return 0
-
-    def levels_desc(self, model: str) -> list[int]:
-        """Free counts of the ``model`` nodes that have free GPUs, largest first."""
-        b = self.buckets.get(model, [])
-        return [k for k in range(len(b) - 1, 0, -1) for _ in range(len(b[k]))]
-
     def gpus_taken(self, node: int, k: int) -> tuple[int, ...]:
         """GPU indices that taking ``k`` GPUs on ``node`` uses (the lowest free ones)."""
         first = self.count[node] - self.free[node]
