@@ -13,8 +13,9 @@ Quick start::
     print(summary(result)["avg_jct_h"])
 
 Modules: ``jobs`` (Job, JobRun, the preemption/checkpoint formula), ``events`` (the heap),
-``placement`` (whole-GPU gang placement, the only place that picks nodes), ``engine``
-(time, events, applying decisions), ``policies`` (registry; one file per policy; Gavel's
+``placement`` (the replay's adapter to the scheduling core: ``sched.gang`` on a
+``sched.index.WholeGpuIndex``; the placement policy is ``ReplayConfig.placement``),
+``engine`` (time, events, applying decisions), ``policies`` (registry; one file per policy; Gavel's
 LPs in ``policies.gavel_lp``), ``traces`` (loaders), ``metrics`` (JCT, utilisation,
 Themis' rho, per-job records), ``failures`` (random node failures).
 """
