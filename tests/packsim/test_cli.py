@@ -56,8 +56,17 @@ def test_policy_all_and_list(cli: Callable[..., CliResult], small: tuple[Path, P
     assert names[:6] == ["random", "dotprod", "gpu-clustering", "gpu-packing", "best-fit", "fgd"]
 
 
+def test_policy_list(cli: Callable[..., CliResult], small: tuple[Path, Path]) -> None:
+    res = cli("sim", "pack", "--nodes", small[0], "--pods", small[1], "--policy",
+              "best-fit, fgd", "--seeds", "42", "--workers", "1", "--json")
+    assert res.code == 0, res.err
+    assert [o["policy"] for o in res.json()] == ["best-fit", "fgd"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--policy", "fgdx"], "unknown policy 'fgdx' (did you mean fgd"),
+    (["--policy", "fgd,fgdx"], "unknown policy 'fgdx' (did you mean fgd"),
+    (["--policy", ","], "--policy: name a policy"),
     (["--seeds", "51-42"], "--seeds: expected a list like 42-51"),
     (["--tune", "0"], "--tune: expected a ratio"),
 ])

@@ -34,7 +34,8 @@ def parse_seeds(text: str) -> list[int]:
 def pack(
     nodes: Path | None = typer.Option(None, "--nodes", help="Node CSV (sn,cpu_milli,...,model)."),
     pods: Path | None = typer.Option(None, "--pods", help="Pod CSV (name,...,gpu_milli)."),
-    policy: str = typer.Option("fgd", "--policy", help="Policy name, or 'all'."),
+    policy: str = typer.Option("fgd", "--policy",
+                               help="Policy name, a comma-separated list, or 'all'."),
     seeds: str = typer.Option("42-51", "--seeds", help="Seeds, e.g. 42-51 or 42,43."),
     tune: float = typer.Option(DEFAULT_TUNE, "--tune", help="Arrived GPU request / capacity."),
     out: Path | None = typer.Option(None, "--out",
@@ -56,7 +57,10 @@ def pack(
         raise GpuwiseError("sim pack needs --nodes and --pods (or --list-policies)")
     if not 0 < tune <= 10:
         raise GpuwiseError(f"--tune: expected a ratio in (0, 10], got {tune}")
-    names = policy_names() if policy == "all" else [get_policy(policy).name]
+    wanted = [p.strip() for p in policy.split(",") if p.strip()]
+    names = policy_names() if policy == "all" else [get_policy(p).name for p in wanted]
+    if not names:
+        raise GpuwiseError("--policy: name a policy, a comma-separated list, or 'all'")
     seed_list = parse_seeds(seeds)
     node_specs, pod_reqs = load_nodes(nodes), load_pods(pods)
     results: list[dict[str, Any]] = []
@@ -69,7 +73,7 @@ def pack(
     if out is not None:
         write_curves(out, pods.stem, tune, traces_all)
     if as_json:
-        print(json.dumps(results if policy == "all" else results[0]))
+        print(json.dumps(results if len(names) > 1 else results[0]))
         return
     print(f"{'policy':<18}{'alloc % @' + str(int(tune * 100)):>14}{'std':>7}{'unalloc GPUs':>14}"
           f"{'frag% @90':>11}{'1st fail %':>12}{'seconds':>9}")
