@@ -37,6 +37,8 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_plan_search.py
 	$(PY) benchmarks/bench_pack.py
 	$(PY) benchmarks/bench_replay.py
+	$(PY) benchmarks/bench_gavel.py
+	$(PY) benchmarks/bench_planner_unseen.py
 
 bench-cpu: $(STAMP_TEST)
 	$(PY) benchmarks/bench_cpu_validation.py --quick
