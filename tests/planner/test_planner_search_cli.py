@@ -249,6 +249,19 @@ def test_cli_min_gpus(cli: Callable[..., Any]) -> None:
         assert again.code != 0 or again.json()["best"]["days"] > 14
 
 
+def test_cli_min_gpus_says_how_far_all_owned_gpus_miss(cli: Callable[..., Any]) -> None:
+    args = ["plan", "train", "--model", "llama-2-7b", "--gpus", "8xL20", "--tokens", "2T",
+            "--global-batch", "256"]
+    r = cli(*args, "--deadline", "7d", "--min-gpus", "--json")
+    assert r.code == 0, r.err
+    miss = r.json()["min_gpus"][0]
+    assert miss["gpus"] is None and miss["best"] is None
+    full = cli(*args, "--json").json()["best"]["days"]  # the plan on all 8 GPUs
+    assert miss["days_with_all_owned"] == pytest.approx(full) and full > 7
+    text = cli(*args, "--deadline", "7d", "--min-gpus")
+    assert f"all 8 GPUs need {full:.1f} days, over the 7-day deadline" in text.out
+
+
 def test_cli_fleet_file(cli: Callable[..., Any], tmp_path: Any) -> None:
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(

@@ -313,15 +313,22 @@ def _min_gpus(
                         net_gbs_per_gpu=net or base.net_gbs_per_gpu)
         hit = min_gpus_for_deadline(model, hw, setup, fixed, owned, limit)
         best = dict(_contract(hit[1]), gpu_type=gpu_type, gpus=hit[0]) if hit else None
-        found.append(
-            {"gpu_type": gpu_type, "owned": owned, "gpus": hit[0] if hit else None, "best": best}
-        )
+        # when even every owned GPU misses the deadline, say by how much
+        all_days = None
+        if hit is None:
+            res = search(model, hw, setup, fixed, top=1)
+            all_days = res.ranked[0]["days"] if res.ranked else None
+        found.append({"gpu_type": gpu_type, "owned": owned, "gpus": hit[0] if hit else None,
+                      "best": best, "days_with_all_owned": all_days})
     if as_json:
         print(json.dumps({"model": model.name, "deadline_days": limit, "min_gpus": found}))
         return
     for f in found:
-        if f["best"] is None:
-            print(f"{f['gpu_type']}: {f['owned']} GPUs cannot finish within {limit:g} days")
+        if f["best"] is None and f["days_with_all_owned"] is None:
+            print(f"{f['gpu_type']}: no configuration of all {f['owned']} GPUs fits the model")
+        elif f["best"] is None:
+            print(f"{f['gpu_type']}: all {f['owned']} GPUs need {f['days_with_all_owned']:.1f} "
+                  f"days, over the {limit:g}-day deadline")
         else:
             b = f["best"]
             print(
