@@ -54,6 +54,10 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert err.startswith("error: --policy: unknown policy 'fifi' (did you mean fifo")
     rc = main(["sim", "replay", "--fleet", "4xV100", *GAVEL[:2], "--policy", "fifo"])
     assert rc == 2 and "--throughputs" in capsys.readouterr().err
+    rc = main(["sim", "replay", "--fleet", "4xV100", "--trace", str(DATA / "philly_head400.csv"),
+               "--trace-format", "polux", "--policy", "fifo"])
+    assert rc == 2
+    assert "unknown format 'polux' (did you mean pollux?)" in capsys.readouterr().err
 
 
 def test_summary_single_job_metrics() -> None:

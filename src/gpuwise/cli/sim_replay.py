@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from gpuwise.cli.apps import sim_app
-from gpuwise.errors import GpuwiseError
+from gpuwise.errors import GpuwiseError, did_you_mean
 from gpuwise.fleet import load_fleet
 from gpuwise.replay.engine import ReplayConfig, get_placement, replay
 from gpuwise.replay.failures import failure_schedule
@@ -57,7 +57,9 @@ def sim_replay(
 ) -> None:
     """Replay a trace on a fleet: JCT, queueing, makespan, utilisation, fairness."""
     if trace_format is not None and trace_format not in FORMATS:
-        raise GpuwiseError(f"--trace-format: expected one of {', '.join(FORMATS)}")
+        raise GpuwiseError(f"--trace-format: unknown format {trace_format!r}"
+                           f"{did_you_mean(trace_format, FORMATS)}; expected one of "
+                           f"{', '.join(FORMATS)}")
     if checkpoint_s is not None and checkpoint_s <= 0:
         raise GpuwiseError("--checkpoint-s: expected a positive number of seconds")
     if restart_s < 0 or mtbf_h < 0 or mttr_h < 0:
