@@ -53,6 +53,11 @@ class _Named(GavelRounds):
         scale = np.array([r.job.num_gpus for r in runs], dtype=np.float64)
         return T, scale, self.capacities(snap, types)
 
+    @staticmethod
+    def remaining(runs: list[JobRun], snap: Snapshot) -> np.ndarray:
+        """Work each job still has to do (Gavel's ``steps remaining``)."""
+        return np.array([r.remaining_work(snap.now) for r in runs], dtype=np.float64)
+
 
 class MaxMinFairness(_Named):
     """Gavel's LAS / max-min fairness over GPU types."""
@@ -76,8 +81,7 @@ class MinMakespan(_Named):
 
     def allocate(self, runs: list[JobRun], snap: Snapshot, types: list[str]) -> np.ndarray:
         T, scale, caps = self.inputs(runs, snap, types)
-        remaining = np.array([r.remaining_work(snap.now) for r in runs], dtype=np.float64)
-        return gavel_lp.min_makespan(T, scale, remaining, caps)
+        return gavel_lp.min_makespan(T, scale, self.remaining(runs, snap), caps)
 
 
 class MaxSumThroughput(_Named):
@@ -97,8 +101,7 @@ class MinAvgJct(_Named):
 
     def allocate(self, runs: list[JobRun], snap: Snapshot, types: list[str]) -> np.ndarray:
         T, scale, caps = self.inputs(runs, snap, types)
-        remaining = np.array([r.remaining_work(snap.now) for r in runs], dtype=np.float64)
-        return gavel_lp.min_avg_jct(T, scale, remaining, caps)
+        return gavel_lp.min_avg_jct(T, scale, self.remaining(runs, snap), caps)
 
 
 
@@ -122,7 +125,7 @@ class FinishTimeFairness(_Named):
 
     def allocate(self, runs: list[JobRun], snap: Snapshot, types: list[str]) -> np.ndarray:
         T, scale, caps = self.inputs(runs, snap, types)
-        remaining = np.array([r.remaining_work(snap.now) for r in runs], dtype=np.float64)
+        remaining = self.remaining(runs, snap)
         iso = gavel_lp.isolated_throughput(np.where(gavel_lp.runnable(T, scale, caps), T, 0.0),
                                            scale, caps)
         for i, r in enumerate(runs):
