@@ -16,6 +16,7 @@ import heapq
 import itertools
 import math
 from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 
 from gpuwise.replay.jobs import Job, JobRun, Status
 from gpuwise.replay.placement import Placement, Placer
@@ -118,6 +119,15 @@ class ReleaseIndex:
             self._add(run)
         self._new.clear()
 
+    def first_end(self, running: Collection[JobRun]) -> float:
+        """The earliest raw estimated end of a running job (``inf`` when none runs)."""
+        self._refresh(running)
+        keys = self.keys
+        while keys and self._live(keys[0][1]) is None:
+            del self.runs[keys[0][1]]
+            del keys[0]
+        return keys[0][0] if keys else math.inf
+
     def ordered(self, now: float, running: Collection[JobRun]) -> Iterator[tuple[float, Placement]]:
         """(estimated end, placement) of the running jobs, soonest first."""
         self._refresh(running)
@@ -151,17 +161,25 @@ class EasyBackfill:
     round_s: float | None = None
     preemptive = False
 
-    def __init__(self, use_estimates: bool = True, max_scan: int = 1000) -> None:
+    def __init__(self, use_estimates: bool = True, max_scan: int = 1000,
+                 resume: bool = True) -> None:
         self.use_estimates = use_estimates
         self.max_scan = max_scan
+        self.resume = resume  # False: every call scans afresh (the reference for tests)
+        self.resumed = 0  # calls that continued the previous pass
         self._releases = ReleaseIndex(use_estimates)
         self._shapes: dict[int, tuple[Job, Shape]] = {}
+        self._memo: Pass | None = None
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
         self._releases.sync(snap)
         for run in snap.started:  # started jobs are never scanned again
             self._shapes.pop(run.id, None)
+        memo, self._memo = self._memo, None
+        if memo is not None and self._unchanged(snap, memo):
+            self._resume(snap, d, memo)
+            return d
         queue = iter(snap.pending)
         head = start_in_order(snap, d, queue, blocking=True)
         if head is None:
@@ -175,8 +193,48 @@ class EasyBackfill:
         releases = heapq.merge(self._releases.ordered(now, snap.running), new, key=lambda e: e[0])
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
-        self._scan(snap, d, queue, head.job, shadow_t, at_shadow)
+        pass_ = Pass(head, shadow_t, at_shadow)
+        self._scan(snap, d, queue, pass_)
+        self._remember(snap, d, pass_)
         return d
+
+    # -- skipping passes that cannot start anything ------------------------------------------
+    def _remember(self, snap: Snapshot, d: Decision, pass_: Pass) -> None:
+        """Keep a pass that started nothing on a deterministic placer: the next call may
+        resume it (see :meth:`_unchanged`)."""
+        placer = snap.placer
+        if not self.resume or d.starts or snap.call < 0 or placer.index.snapshot is not None:
+            return  # (a tracked snapshot means a scoring policy that may draw random numbers)
+        pass_.call, pass_.placer, pass_.changes = snap.call, placer, placer.changes
+        pass_.capacity = placer.capacity_total
+        self._memo = pass_
+
+    def _unchanged(self, snap: Snapshot, memo: Pass) -> bool:
+        """Whether this call sees the remembered pass's state, up to jobs queued at the end:
+        the previous call, the same free GPUs and running jobs (nothing started, ended,
+        failed or came back since), the same queue head, and no estimate overrun (that
+        would move the shadow time with ``now``).  A job that was too long to end by the
+        shadow time still is: ``now`` only moves forward."""
+        placer = snap.placer
+        if (snap.call != memo.call + 1 or placer is not memo.placer or snap.arrived is None
+                or placer.changes != memo.changes or snap.started or snap.requeued
+                or placer.capacity_total != memo.capacity):
+            return False
+        if next(iter(snap.pending), None) is not memo.head:
+            return False
+        return not (self.use_estimates and self._releases.first_end(snap.running) <= snap.now)
+
+    def _resume(self, snap: Snapshot, d: Decision, memo: Pass) -> None:
+        """The remembered pass, continued over the jobs queued since (those that fall in
+        the first ``max_scan`` after the head): every job it examined would get the same
+        verdict and keep its reason."""
+        self.resumed += 1
+        d.wait(memo.head, f"{WAIT_FREE}; reserved at t={memo.shadow_t:.0f}s")
+        room = self.max_scan - memo.scanned
+        arrived = snap.arrived or ()
+        if room > 0 and arrived:
+            self._scan(snap, d, itertools.islice(arrived, room), memo)
+        self._remember(snap, d, memo)
 
     def _shape(self, job: Job, placer: Placer) -> Shape:
         """What :meth:`Placer.place` reads of ``job``: equal shapes on the same free state
@@ -189,27 +247,23 @@ class EasyBackfill:
         self._shapes[job.id] = (job, shape)
         return shape
 
-    def _scan(
-        self,
-        snap: Snapshot,
-        d: Decision,
-        queue: Iterator[JobRun],
-        head: Job,
-        shadow_t: float,
-        at_shadow: Placer,
-    ) -> None:
-        """Backfill: start later jobs that fit now and do not delay the head's reservation."""
+    def _scan(self, snap: Snapshot, d: Decision, queue: Iterable[JobRun], ps: Pass) -> None:
+        """Backfill: start later jobs that fit now and do not delay the head's reservation.
+        Continues ``ps`` (its cached fits, blocked gangs and count of examined jobs)."""
         placer = snap.placer
         est = self.use_estimates
         now = snap.now
         reasons = d.reasons
         free = placer.free_total
-        fits: dict[Shape, tuple[str, Placement] | None] = {}  # on the current free GPUs
-        blocked: set[tuple[str, int]] = set()  # (type, gang size) that would delay the head
+        head, shadow_t, at_shadow = ps.head.job, ps.shadow_t, ps.at_shadow
+        fits = ps.fits  # on the current free GPUs
+        blocked = ps.blocked  # (type, gang size) that would delay the head
         shapes = self._shapes
-        for run in itertools.islice(queue, self.max_scan):
+        scanned = ps.scanned
+        for run in itertools.islice(queue, self.max_scan - scanned):
             if free == 0:
                 break
+            scanned += 1
             job = run.job
             cached = shapes.get(job.id)
             fresh = cached is None or cached[0] is not job
@@ -240,3 +294,20 @@ class EasyBackfill:
             fits.clear()
             d.start(run, t, p)
             free = placer.free_total
+        ps.scanned = scanned
+
+
+@dataclass(slots=True, eq=False)
+class Pass:
+    """One backfill pass: the head's reservation and what the scan learnt on the way."""
+
+    head: JobRun
+    shadow_t: float
+    at_shadow: Placer
+    fits: dict[Shape, tuple[str, Placement] | None] = field(default_factory=dict)
+    blocked: set[tuple[str, int]] = field(default_factory=set)
+    scanned: int = 0
+    call: int = -1
+    placer: Placer | None = None
+    changes: int = -1
+    capacity: int = -1
