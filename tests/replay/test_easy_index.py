@@ -1,6 +1,6 @@
 """EASY backfill's resumed passes decide exactly what a fresh scan decides.
 
-``EasyBackfill(resume=False)`` scans the queue afresh on every call (the plain algorithm);
+``EasyBackfill(indexed=False)`` scans the queue afresh on every call (the plain algorithm);
 the default resumes the previous pass when nothing but the queue's tail changed.  On random
 overloaded queues (mixed GPU types, gang sizes, pack/spread, estimates that are exact,
 generous or overrun, node failures) both must start the same jobs at the same instants on
@@ -98,7 +98,7 @@ def test_resumed_passes_decide_like_fresh_scans(seed: int, use_estimates: bool) 
     fails = [(rng.uniform(0, 800), rng.randrange(len(nodes)), 60.0)] if seed % 3 == 0 else []
     cfg = ReplayConfig(failures=fails)
     max_scan = rng.choice([3, 10, 1000])
-    fresh = _run(EasyBackfill(use_estimates, max_scan, resume=False), nodes, jobs, cfg)
+    fresh = _run(EasyBackfill(use_estimates, max_scan, indexed=False), nodes, jobs, cfg)
     fast = _run(EasyBackfill(use_estimates, max_scan), nodes, jobs, cfg)
     assert fresh.inner.resumed == 0
     assert fast.log == fresh.log
@@ -114,6 +114,6 @@ def test_resuming_happens_on_a_long_queue(max_scan: int) -> None:
     jobs = [Job(id=i, submit_s=float(i), num_gpus=rng.choice([1, 1, 8]),
                 work=w, estimate_s=2 * w) for i, w in enumerate(works)]
     fast = _run(EasyBackfill(max_scan=max_scan), nodes, jobs, ReplayConfig())
-    fresh = _run(EasyBackfill(max_scan=max_scan, resume=False), nodes, jobs, ReplayConfig())
+    fresh = _run(EasyBackfill(max_scan=max_scan, indexed=False), nodes, jobs, ReplayConfig())
     assert fast.log == fresh.log
     assert fast.inner.resumed > 10

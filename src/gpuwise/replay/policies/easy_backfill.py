@@ -27,9 +27,8 @@ from gpuwise.replay.policies.base import (
     start_in_order,
     type_order,
 )
+from gpuwise.replay.policies.easy_window import WAIT_SHADOW, Shape, Window
 
-WAIT_SHADOW = "waiting: starting now would delay the reserved queue head"
-Shape = tuple[int, str, tuple[tuple[float, bool], ...]]
 _UNSEEN = ("", ())  # a sentinel placement: this shape was not tried on these free GPUs
 
 
@@ -162,26 +161,35 @@ class EasyBackfill:
     preemptive = False
 
     def __init__(self, use_estimates: bool = True, max_scan: int = 1000,
-                 resume: bool = True) -> None:
+                 indexed: bool = True) -> None:
         self.use_estimates = use_estimates
         self.max_scan = max_scan
-        self.resume = resume  # False: every call scans afresh (the reference for tests)
+        self.indexed = indexed  # False: walk the queue afresh each call (the reference)
         self.resumed = 0  # calls that continued the previous pass
         self._releases = ReleaseIndex(use_estimates)
         self._shapes: dict[int, tuple[Job, Shape]] = {}
         self._memo: Pass | None = None
+        self._window = Window(max_scan, use_estimates, self._shape) if indexed else None
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
         self._releases.sync(snap)
         for run in snap.started:  # started jobs are never scanned again
             self._shapes.pop(run.id, None)
+        window = self._window
+        if window is not None:
+            window.sync(snap)
+            window.last = d.reasons
         memo, self._memo = self._memo, None
         if memo is not None and self._unchanged(snap, memo):
             self._resume(snap, d, memo)
             return d
         queue = iter(snap.pending)
         head = start_in_order(snap, d, queue, blocking=True)
+        if window is not None:
+            for r, _, _ in d.starts:
+                window.drop(r.id)
+            window.fill(snap.placer, {r.id for r, _, _ in d.starts})
         if head is None:
             return d
         est = self.use_estimates
@@ -194,7 +202,11 @@ class EasyBackfill:
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
         pass_ = Pass(head, shadow_t, at_shadow)
-        self._scan(snap, d, queue, pass_)
+        if window is None:
+            self._scan(snap, d, queue, pass_)
+        else:
+            pass_.fits, pass_.blocked, pass_.scanned = window.scan(
+                snap, d, head, shadow_t, at_shadow)
         self._remember(snap, d, pass_)
         return d
 
@@ -203,7 +215,7 @@ class EasyBackfill:
         """Keep a pass that started nothing on a deterministic placer: the next call may
         resume it (see :meth:`_unchanged`)."""
         placer = snap.placer
-        if not self.resume or d.starts or snap.call < 0 or placer.index.snapshot is not None:
+        if not self.indexed or d.starts or snap.call < 0 or placer.index.snapshot is not None:
             return  # (a tracked snapshot means a scoring policy that may draw random numbers)
         pass_.call, pass_.placer, pass_.changes = snap.call, placer, placer.changes
         pass_.capacity = placer.capacity_total
