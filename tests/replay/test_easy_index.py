@@ -91,7 +91,10 @@ def _run(policy: EasyBackfill, nodes: list[NodeSpec], jobs: list[Job],
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("use_estimates", [True, False])
-def test_resumed_passes_decide_like_fresh_scans(seed: int, use_estimates: bool) -> None:
+@pytest.mark.parametrize("index_from", [0, 12])
+def test_indexed_passes_decide_like_fresh_scans(
+    seed: int, use_estimates: bool, index_from: int
+) -> None:
     rng = random.Random(seed)
     nodes = _fleet(rng)
     jobs = _jobs(rng, 150)
@@ -99,7 +102,7 @@ def test_resumed_passes_decide_like_fresh_scans(seed: int, use_estimates: bool) 
     cfg = ReplayConfig(failures=fails)
     max_scan = rng.choice([3, 10, 1000])
     fresh = _run(EasyBackfill(use_estimates, max_scan, indexed=False), nodes, jobs, cfg)
-    fast = _run(EasyBackfill(use_estimates, max_scan), nodes, jobs, cfg)
+    fast = _run(EasyBackfill(use_estimates, max_scan, index_from=index_from), nodes, jobs, cfg)
     assert fresh.inner.resumed == 0
     assert fast.log == fresh.log
 
@@ -113,7 +116,7 @@ def test_resuming_happens_on_a_long_queue(max_scan: int) -> None:
     works = [rng.choice([3.0, 500.0]) for _ in range(120)]
     jobs = [Job(id=i, submit_s=float(i), num_gpus=rng.choice([1, 1, 8]),
                 work=w, estimate_s=2 * w) for i, w in enumerate(works)]
-    fast = _run(EasyBackfill(max_scan=max_scan), nodes, jobs, ReplayConfig())
+    fast = _run(EasyBackfill(max_scan=max_scan, index_from=0), nodes, jobs, ReplayConfig())
     fresh = _run(EasyBackfill(max_scan=max_scan, indexed=False), nodes, jobs, ReplayConfig())
     assert fast.log == fresh.log
     assert fast.inner.resumed > 10

@@ -27,7 +27,7 @@ from gpuwise.replay.policies.base import (
     start_in_order,
     type_order,
 )
-from gpuwise.replay.policies.easy_window import WAIT_SHADOW, Shape, Window
+from gpuwise.replay.policies.easy_window import ON, WAIT_SHADOW, Shape, Window
 
 _UNSEEN = ("", ())  # a sentinel placement: this shape was not tried on these free GPUs
 
@@ -161,7 +161,7 @@ class EasyBackfill:
     preemptive = False
 
     def __init__(self, use_estimates: bool = True, max_scan: int = 1000,
-                 indexed: bool = True) -> None:
+                 indexed: bool = True, index_from: int = ON) -> None:
         self.use_estimates = use_estimates
         self.max_scan = max_scan
         self.indexed = indexed  # False: walk the queue afresh each call (the reference)
@@ -169,7 +169,7 @@ class EasyBackfill:
         self._releases = ReleaseIndex(use_estimates)
         self._shapes: dict[int, tuple[Job, Shape]] = {}
         self._memo: Pass | None = None
-        self._window = Window(max_scan, use_estimates, self._shape) if indexed else None
+        self._window = Window(max_scan, use_estimates, self._shape, index_from) if indexed else None
 
     def decide(self, snap: Snapshot) -> Decision:
         d = Decision(snap.placer)
@@ -177,9 +177,10 @@ class EasyBackfill:
         for run in snap.started:  # started jobs are never scanned again
             self._shapes.pop(run.id, None)
         window = self._window
-        if window is not None:
-            window.sync(snap)
+        if window is not None and window.sync(snap):
             window.last = d.reasons
+        else:
+            window = None
         memo, self._memo = self._memo, None
         if memo is not None and self._unchanged(snap, memo):
             self._resume(snap, d, memo)

@@ -38,6 +38,7 @@ FREE, SHADOW, OTHER = 0, 1, 2
 Shape = tuple[int, str, tuple[tuple[float, bool], ...]]
 GroupKey = tuple[Shape, bool]
 WALK = 16  # past this many candidate short jobs, walk positions instead
+ON = 256  # the queue length above which the index is used
 
 
 def reason_code(reason: str) -> int:
@@ -141,8 +142,9 @@ class Window:
     """The first ``max_scan + 1`` queued jobs (head included) in groups, the rest queued."""
 
     def __init__(self, max_scan: int, use_estimates: bool,
-                 shape: Callable[[Job, Placer], Shape]) -> None:
+                 shape: Callable[[Job, Placer], Shape], on: int = ON) -> None:
         self.max_scan = max_scan
+        self.on, self.off = on, on // 4
         self.est = use_estimates
         self.shape = shape
         self.groups: dict[GroupKey, Group] = {}
@@ -151,6 +153,7 @@ class Window:
         self.over: deque[JobRun] = deque()  # queued after the window, in queue order
         self.next_pos = 0
         self.call = -2
+        self.active = False
         self.last: dict[int, str] = {}  # the reasons the previous decision wrote
 
     def _add(self, run: JobRun, placer: Placer) -> None:
@@ -183,10 +186,22 @@ class Window:
         self.over = deque(snap.pending)
         self.last = {}
 
-    def sync(self, snap: Snapshot) -> None:
-        """Catch up with the engine's changes since the previous call (or rebuild)."""
+    def sync(self, snap: Snapshot) -> bool:
+        """Catch up with the engine's changes since the previous call (or rebuild); say
+        whether the index is in use.  A short queue is walked instead (the index would
+        cost more than it saves): it switches on above ``on`` queued jobs and off below
+        a quarter of that."""
         deltas = snap.arrived is not None and snap.call == self.call + 1 and not snap.requeued
+        deltas = deltas and self.active
         self.call = snap.call
+        queued = len(snap.pending)
+        if queued < self.off or (not self.active and queued <= self.on):
+            if self.active:
+                self._rebuild(snap)
+                self.over.clear()
+                self.active = False
+            return False
+        self.active = True
         if not deltas:
             self._rebuild(snap)
         else:
@@ -200,6 +215,7 @@ class Window:
             self.over.extend(snap.arrived or ())
         self.last = {}
         self.fill(snap.placer)
+        return True
 
     def fill(self, placer: Placer, started: Collection[int] = ()) -> None:
         """Top the window up from the queue behind it (skipping jobs that have started)."""
