@@ -53,9 +53,10 @@ def shadow(
     ``releases`` must come in order of their estimated ends (ties: running-dict order)."""
     scratch = placer.fork()
     types = type_order(head, scratch)
+    g, free = head.num_gpus, scratch.free_by_type
     for end, placement in releases:
         scratch.release(placement)
-        if scratch.fits_any(head, types):
+        if any(free[t] >= g for t in types) and scratch.fits_any(head, types):
             scratch.commit()
             return end, scratch
     return math.inf, scratch
@@ -199,7 +200,9 @@ class EasyBackfill:
             ((now + estimated_duration(r.job, t, est), p) for r, t, p in d.starts),
             key=lambda e: e[0],
         )
-        releases = heapq.merge(self._releases.ordered(now, snap.running), new, key=lambda e: e[0])
+        releases = self._releases.ordered(now, snap.running)
+        if new:
+            releases = heapq.merge(releases, new, key=lambda e: e[0])
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
         pass_ = Pass(head, shadow_t, at_shadow)

@@ -244,51 +244,54 @@ class Window:
         end = win[-1]
         lo = head_pos + 1
         hj = head.job
-        fits: dict[Shape, tuple[str, Placement] | None] = {}
-        blocked: set[tuple[str, int]] = set()
         groups = [g for g in self.groups.values() if g.pos and g.pos[-1] >= lo]
         while True:
-            fits = {}
-            blocked = set()
+            kinds: dict[Shape, str | None] = {}  # the GPU type each shape would get now
+            placed: dict[Shape, tuple[str, Placement] | None] = {}  # placements asked for
+            blocked: set[tuple[str, int]] = set()
             start = end + 1  # the next start's position
-            pick: tuple[Group, str, Placement, bool] | None = None
-            longs: dict[tuple[str, int], tuple[int, Group, str, Placement]] = {}
+            pick: tuple[Group, str, bool] | None = None
+            longs: dict[tuple[str, int], tuple[int, Group, str]] = {}
             verdicts: list[tuple[Group, int]] = []
+            free = placer.free_total
             for g in groups:
-                job = g.job
-                shape = self.shape(job, placer)
-                got = fits.get(shape, _UNSEEN)
-                if got is _UNSEEN:
-                    got = fits[shape] = placer.place(job, type_order(job, placer))
-                if got is None:
+                shape = g.key[0]
+                if shape in kinds:
+                    t = kinds[shape]
+                else:
+                    t = kinds[shape] = fit_type(g.job, placer, free)
+                    if t is None:
+                        placed[shape] = None
+                if t is None:
                     verdicts.append((g, FREE))
                     continue
                 verdicts.append((g, SHADOW))
-                t, p = got
                 a = g.first_short(lo, start - 1, t, now, shadow_t)
                 if a >= 0:
-                    start, pick = a, (g, t, p, False)
+                    start, pick = a, (g, t, False)
                 b = g.first_long(lo, start - 1, t, now, shadow_t)
                 if b >= 0:
-                    k = (t, job.num_gpus)
+                    k = (t, g.job.num_gpus)
                     other = longs.get(k)
                     if other is None or b < other[0]:
-                        longs[k] = (b, g, t, p)
-            for k, (b, g, t, p) in sorted(longs.items(), key=lambda e: e[1][0]):
+                        longs[k] = (b, g, t)
+            for k, (b, g, t) in sorted(longs.items(), key=lambda e: e[1][0]):
                 if b >= start:
                     break
+                p = _place(g, t, placer, placed)
                 at_shadow.reserve(p)
                 if at_shadow.fits_any(hj, type_order(hj, at_shadow)):
                     at_shadow.rollback()
-                    start, pick = b, (g, t, p, True)
+                    start, pick = b, (g, t, True)
                     break
                 at_shadow.rollback()
                 blocked.add(k)
             for g, code in verdicts:
                 g.settle(lo, start - 1, code, reasons)
             if pick is None:
-                return fits, blocked, self._count(lo, end)
-            g, t, p, reserve = pick
+                return placed, blocked, self._count(lo, end)
+            g, t, reserve = pick
+            p = _place(g, t, placer, placed)
             if reserve:
                 at_shadow.reserve(p)
                 at_shadow.commit()
@@ -306,4 +309,24 @@ class Window:
         return bisect.bisect_right(self.win, end) - bisect.bisect_left(self.win, lo)
 
 
-_UNSEEN = ("", ())
+def fit_type(job: Job, placer: Placer, free: int) -> str | None:
+    """The GPU type :meth:`Placer.place` would put ``job`` on now (``None``: nowhere),
+    asking only whether it fits, not where (``free``: the free GPUs in all)."""
+    if job.num_gpus > free:
+        return None
+    for t in type_order(job, placer):
+        if t in placer.buckets and job.can_run_on(t) and placer.fits(job, t):
+            return t
+    return None
+
+
+def _place(g: Group, t: str, placer: Placer,
+           placed: dict[Shape, tuple[str, Placement] | None]) -> Placement:
+    """The placement of ``g``'s shape on ``t`` (asked once per segment)."""
+    got = placed.get(g.key[0])
+    if got is None:
+        p = placer.find(g.job, t)
+        if p is None:
+            raise RuntimeError("a gang that fits found no placement")
+        got = placed[g.key[0]] = (t, p)
+    return got[1]
