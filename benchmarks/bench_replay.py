@@ -12,19 +12,26 @@ FIFO + backfill in <= 10 min (``--million``, long).
 FIFO and EASY backfill at ``--load``; each line also prints the process's peak RSS so far.
 Nodes are picked by the scheduling core's ``--placement`` policy (default best-fit).
 ``--philly-only`` runs only the 2,000-GPU Philly replays (``--policies`` to choose).
+``--synthetic-policies`` chooses the policies of the synthetic runs, ``--million-load`` the
+offered load of ``--million``.  ``--hash`` adds the SHA-256 of each run's per-job CSV (what
+``sim replay --out jobs.csv`` writes) to its line, to check that an optimization changed
+no decision.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import random
 import resource
+import tempfile
 import time
 
 from gpuwise.fleet import load_fleet
-from gpuwise.replay.engine import ReplayConfig, replay
+from gpuwise.replay.engine import ReplayConfig, ReplayResult, replay
 from gpuwise.replay.jobs import Job, Topology
-from gpuwise.replay.metrics import summary
+from gpuwise.replay.metrics import job_records, summary, write_jobs
 from gpuwise.replay.placement import NodeSpec, nodes_from_fleet
 from gpuwise.replay.policies import make_policy
 from gpuwise.replay.traces import load_trace
@@ -60,19 +67,32 @@ def peak_rss_mb() -> float:
 PLACEMENT = "best-fit"
 
 
+def csv_sha256(res: ReplayResult) -> str:
+    """SHA-256 of the per-job CSV of ``res`` (the bytes ``--out jobs.csv`` writes)."""
+    fd, path = tempfile.mkstemp(suffix=".csv")
+    os.close(fd)
+    try:
+        write_jobs(job_records(res), path)
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    finally:
+        os.remove(path)
+
+
 def run(label: str, nodes: list[NodeSpec], jobs: list[Job], policy: str,
-        placement: str = PLACEMENT) -> None:
+        placement: str = PLACEMENT, digest: bool = False) -> None:
     t0 = time.perf_counter()
     res = replay(nodes, jobs, make_policy(policy), ReplayConfig(placement=placement))
     wall = time.perf_counter() - t0
     s = summary(res)
+    tail = f" jobs_csv_sha256={csv_sha256(res)[:16]}" if digest else ""
     print(
         f"{label}: policy={policy} placement={res.placement} jobs={s['jobs']} "
         f"gpus={sum(n.gpus for n in nodes)} "
         f"replay_s={res.seconds:.1f} wall_s={wall:.1f} events={res.events} "
         f"events_per_s={res.events / res.seconds:,.0f} avg_jct_h={s['avg_jct_h']:.2f} "
         f"avg_queue_h={s['avg_queue_h']:.2f} util_pct={s['gpu_util_pct']:.1f} "
-        f"preemptions={s['preemptions']} peak_rss_mb={peak_rss_mb():.0f}",
+        f"preemptions={s['preemptions']} peak_rss_mb={peak_rss_mb():.0f}{tail}",
         flush=True,
     )
 
@@ -88,8 +108,12 @@ def main() -> None:
     ap.add_argument("--placement", default=PLACEMENT, help="sched policy that picks nodes")
     ap.add_argument("--philly-only", action="store_true", help="only Philly on --gpus GPUs")
     ap.add_argument("--policies", default="las,fifo,easy-backfill", help="for the Philly runs")
+    ap.add_argument("--synthetic-policies", default="fifo,easy-backfill",
+                    help="for the --synthetic runs")
+    ap.add_argument("--million-load", type=float, default=0.8, help="offered load of --million")
+    ap.add_argument("--hash", action="store_true", help="print each per-job CSV's SHA-256")
     args = ap.parse_args()
-    pl = args.placement
+    pl, h = args.placement, args.hash
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     if not args.no_philly:
         t0 = time.perf_counter()
@@ -98,19 +122,21 @@ def main() -> None:
         for gpus in (args.gpus,) if args.philly_only else (args.gpus, args.gpus // 4):
             nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
             for policy in policies:
-                run(f"philly-{gpus}", nodes, trace.jobs, policy, pl)
+                run(f"philly-{gpus}", nodes, trace.jobs, policy, pl, h)
         if not args.philly_only:
             nodes = nodes_from_fleet(load_fleet("1000xV100"))
-            run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo", pl)
+            run("synthetic-200k-load0.8", nodes, synthetic(200_000, 1000, 0.8, 0), "fifo", pl, h)
     if args.synthetic:
         n, gpus = args.synthetic, max(1, args.synthetic // 100)
         nodes = nodes_from_fleet(load_fleet(f"{gpus}xV100"))
         jobs = synthetic(n, gpus, args.load, 0)
-        for policy in ("fifo", "easy-backfill"):
-            run(f"synthetic-{n}-load{args.load}", nodes, jobs, policy, pl)
+        for policy in args.synthetic_policies.split(","):
+            run(f"synthetic-{n}-load{args.load}", nodes, jobs, policy.strip(), pl, h)
     if args.million:
         nodes = nodes_from_fleet(load_fleet("10000xV100"))
-        run("synthetic-1M", nodes, synthetic(1_000_000, 10_000, 0.8, 0), "easy-backfill", pl)
+        load = args.million_load
+        run(f"synthetic-1M-load{load}", nodes, synthetic(1_000_000, 10_000, load, 0),
+            "easy-backfill", pl, h)
 
 
 if __name__ == "__main__":
