@@ -18,6 +18,7 @@ import pytest
 from gpuwise.replay.engine import ReplayConfig, replay
 from gpuwise.replay.jobs import Job, Topology
 from gpuwise.replay.placement import NodeSpec
+from gpuwise.replay.policies import easy_window
 from gpuwise.replay.policies.base import Decision, Snapshot
 from gpuwise.replay.policies.easy_backfill import EasyBackfill
 
@@ -31,17 +32,13 @@ class Recorder:
     inner: EasyBackfill
     log: list[tuple[Any, ...]] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        return self.inner.name
+    name: str = ""
+    round_s: float | None = None
+    preemptive: bool = False
 
-    @property
-    def round_s(self) -> float | None:
-        return self.inner.round_s
-
-    @property
-    def preemptive(self) -> bool:
-        return self.inner.preemptive
+    def __post_init__(self) -> None:
+        self.name, self.round_s = self.inner.name, self.inner.round_s
+        self.preemptive = self.inner.preemptive
 
     def decide(self, snap: Snapshot) -> Decision:
         d = self.inner.decide(snap)
@@ -85,16 +82,18 @@ def _jobs(rng: random.Random, n: int) -> list[Job]:
 def _run(policy: EasyBackfill, nodes: list[NodeSpec], jobs: list[Job],
          cfg: ReplayConfig) -> Recorder:
     rec = Recorder(policy)
-    replay(nodes, jobs, rec, cfg)  # type: ignore[arg-type]
+    replay(nodes, jobs, rec, cfg)
     return rec
 
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize("use_estimates", [True, False])
-@pytest.mark.parametrize("index_from", [0, 12])
+@pytest.mark.parametrize(("index_from", "group_cost"), [(0, 0), (12, 0), (0, 8)])
 def test_indexed_passes_decide_like_fresh_scans(
-    seed: int, use_estimates: bool, index_from: int
+    seed: int, use_estimates: bool, index_from: int, group_cost: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(easy_window, "GROUP_COST", group_cost)  # 0: always use the groups
     rng = random.Random(seed)
     nodes = _fleet(rng)
     jobs = _jobs(rng, 150)
@@ -108,7 +107,8 @@ def test_indexed_passes_decide_like_fresh_scans(
 
 
 @pytest.mark.parametrize("max_scan", [2, 5, 1000])
-def test_resuming_happens_on_a_long_queue(max_scan: int) -> None:
+def test_resuming_happens_on_a_long_queue(max_scan: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(easy_window, "GROUP_COST", 0)
     """The comparison is not vacuous: on an overloaded fleet many calls resume (and short
     jobs queued past the first ``max_scan`` must not be backfilled)."""
     rng = random.Random(1)

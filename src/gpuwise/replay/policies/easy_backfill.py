@@ -206,7 +206,7 @@ class EasyBackfill:
         shadow_t, at_shadow = shadow(head.job, snap.placer, releases)
         d.wait(head, f"{WAIT_FREE}; reserved at t={shadow_t:.0f}s")
         pass_ = Pass(head, shadow_t, at_shadow)
-        if window is None:
+        if window is None or not window.pays():
             self._scan(snap, d, queue, pass_)
         else:
             pass_.fits, pass_.blocked, pass_.scanned = window.scan(

@@ -39,6 +39,7 @@ Shape = tuple[int, str, tuple[tuple[float, bool], ...]]
 GroupKey = tuple[Shape, bool]
 WALK = 16  # past this many candidate short jobs, walk positions instead
 ON = 256  # the queue length above which the index is used
+GROUP_COST = 8  # a group costs about as much as walking this many jobs
 
 
 def reason_code(reason: str) -> int:
@@ -216,6 +217,11 @@ class Window:
         self.last = {}
         self.fill(snap.placer)
         return True
+
+    def pays(self) -> bool:
+        """Whether a pass over the groups beats walking the window: not when most groups
+        hold only a few jobs (a queue of many distinct shapes)."""
+        return GROUP_COST * len(self.groups) < len(self.win)
 
     def fill(self, placer: Placer, started: Collection[int] = ()) -> None:
         """Top the window up from the queue behind it (skipping jobs that have started)."""
