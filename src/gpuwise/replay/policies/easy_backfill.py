@@ -7,6 +7,11 @@ now and either ends by the shadow time or leaves the head's reserved placement i
 Estimates are the users' (``Job.estimate_s``, e.g. a Slurm time limit) when
 ``use_estimates`` is set and the job has one, else the true run time (an oracle).  As in
 Slurm's ``bf_max_job_test``, at most ``max_scan`` queued jobs are examined per pass.
+
+Speed on long queues, with the same decisions and reasons as walking the queue afresh
+(``indexed=False``): a call that sees the state of a previous pass that started nothing,
+plus newly queued jobs, resumes that pass over the new jobs only; otherwise the pass runs
+on :class:`~gpuwise.replay.policies.easy_window.Window`, the window grouped by shape.
 """
 
 from __future__ import annotations
