@@ -104,8 +104,6 @@ class MinAvgJct(_Named):
         return gavel_lp.min_avg_jct(T, scale, self.remaining(runs, snap), caps)
 
 
-
-
 class FinishTimeFairness(_Named):
     """Gavel's finish-time fairness (Themis' rho); the isolated time each job has already
     consumed is accumulated between solves, as Gavel does."""
