@@ -85,8 +85,6 @@ def test_zero_stages_in_breakdown() -> None:
     assert mem[3]["weights"] == pytest.approx(2 * p / 8, rel=1e-9)
 
 
-
-
 @pytest.mark.parametrize("row", KORTHIKANTI, ids=[r["model"] for r in KORTHIKANTI])
 def test_korthikanti_activation_memory(row: dict[str, str]) -> None:
     # no recompute, tensor parallel without SP (megatron-2021); TP + SP + selective (2022)
