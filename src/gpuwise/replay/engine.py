@@ -216,7 +216,7 @@ class Engine:
         for run in [r for r in self.running.values() if any(n == node for n, _ in r.placement)]:
             self.placer.release(run.placement)
             self._stop(run, failure=True)
-        self.placer.set_node_up(node, False, busy=0)
+        self.placer.set_node_up(node, False)
         self.q.push(self.now + down_s, Kind.REPAIR, node)
 
     def _advance(self, t: float) -> None:
@@ -247,7 +247,7 @@ class Engine:
         elif kind == Kind.FAILURE:
             self._fail(subject, self.cfg.failures[version][2])
         elif kind == Kind.REPAIR:
-            self.placer.set_node_up(subject, True, busy=0)
+            self.placer.set_node_up(subject, True)
 
     def _decide(self) -> None:
         if self._unsorted and not getattr(self.policy, "preemptive", True):

@@ -87,10 +87,8 @@ class Placer:
     def rollback(self) -> None:
         self.index.rollback()
 
-    def set_node_up(self, node: int, up: bool, busy: int = 0) -> None:
+    def set_node_up(self, node: int, up: bool) -> None:
         """Mark ``node`` up or down (jobs on a failing node must have been released)."""
-        if busy:
-            raise ValueError("a node changes state only with no jobs on it")
         self.index.set_up(node, up)
 
     def fork(self) -> Placer:

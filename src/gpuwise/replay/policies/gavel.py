@@ -61,7 +61,7 @@ ZERO = 1e-9  # allocation values below this count as 0 (solver round-off)
 class GavelRounds:
     """The round mechanism; a policy subclass supplies :meth:`allocate`."""
 
-    name = "gavel"
+    base_name = "gavel"  # the registry name; ``-agnostic`` is appended for the twin
     preemptive = True
 
     def __init__(
@@ -71,6 +71,7 @@ class GavelRounds:
         min_reset_s: float = 1920.0,
         seed: int = 0,
     ) -> None:
+        self.name = self.base_name + ("-agnostic" if agnostic else "")
         self.agnostic = agnostic
         self.round_s: float | None = round_s
         self.min_reset_s = min_reset_s

@@ -31,18 +31,6 @@ from gpuwise.replay.policies.gavel import GavelRounds
 
 
 class _Named(GavelRounds):
-    base_name = "gavel"
-
-    def __init__(
-        self,
-        agnostic: bool = False,
-        round_s: float = 360.0,
-        min_reset_s: float = 1920.0,
-        seed: int = 0,
-    ) -> None:
-        super().__init__(agnostic, round_s, min_reset_s, seed)
-        self.name = self.base_name + ("-agnostic" if agnostic else "")
-
     def inputs(
         self, runs: list[JobRun], snap: Snapshot, types: list[str]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
