@@ -3,10 +3,10 @@
 The replay never picks nodes itself: :class:`Placer` holds the cluster state as the core's
 :class:`~gpuwise.sched.index.WholeGpuIndex` (free whole GPUs per node, bucketed per type)
 and asks a :mod:`gpuwise.sched` policy from the registry (``best-fit`` by default) through
-:func:`gpuwise.sched.gang.place_whole_gang`, which puts a gang on one node or spreads it over
-the fewest nodes.  What is left here is the replay's vocabulary: a job's GPU type choice,
-whether its gang may be split (its topology and spread rate), and placements as
-``((node, GPUs), ...)``.
+:func:`gpuwise.sched.gang.gang_nodes` (what ``place_whole_gang`` builds its placements
+from), which puts a gang on one node or spreads it over the fewest nodes.  What is left
+here is the replay's vocabulary: a job's GPU type choice, whether its gang may be split
+(its topology and spread rate), and placements as ``((node, GPUs), ...)``.
 
 ``reserve`` and ``release`` change the state and are journalled by the index: a policy may
 try reservations (including releasing GPUs of jobs it means to preempt) and the engine then
