@@ -38,6 +38,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_pack.py
 	$(PY) benchmarks/bench_replay.py
 	$(PY) benchmarks/bench_gavel.py
+	$(PY) benchmarks/bench_planner_goldens.py
 	$(PY) benchmarks/bench_planner_unseen.py
 
 bench-cpu: $(STAMP_TEST)

@@ -42,7 +42,7 @@ def _mark(test: str, rid: str) -> Any:
     return pytest.param(rid, id=rid)
 
 
-def _narayanan_best(row: dict[str, str]) -> dict[str, object]:
+def narayanan_best(row: dict[str, str]) -> dict[str, object]:
     """The paper's TP/PP, full recompute, Megatron-2021 behaviour; micro-batch searched."""
     m = next(
         x
@@ -69,7 +69,7 @@ def _narayanan_best(row: dict[str, str]) -> dict[str, object]:
 @pytest.mark.parametrize("rid", [_mark("narayanan", r["params_b"]) for r in NARAYANAN])
 def test_narayanan_achieved_tflops(rid: str) -> None:
     row = next(r for r in NARAYANAN if r["params_b"] == rid)
-    best = _narayanan_best(row)
+    best = narayanan_best(row)
     # Table 1 counts recomputation (its FLOPs formula has the 96 = 4 x 24 factor): HFU rate
     assert best["hw_tflops_per_gpu"] == pytest.approx(
         float(row["achieved_tflops_per_gpu"]), rel=0.15
@@ -114,15 +114,14 @@ def _foundry_id(r: dict[str, str]) -> str:
     return f"{r['model']}-{r['gpu']}"
 
 
-@pytest.mark.parametrize("rid", [_mark("foundry", _foundry_id(r)) for r in FOUNDRY])
-def test_llm_foundry_tokens_per_gpu(rid: str) -> None:
-    row = next(r for r in FOUNDRY if _foundry_id(r) == rid)
+def run_foundry(row: dict[str, str]) -> dict[str, Any]:
+    """The llm-foundry benchmark row's configuration (FSDP, its batch and recompute)."""
     g, mb, ga = int(row["gpus"]), int(row["micro_batch"]), int(row["grad_accum"])
     # Composer FSDP mixed precision: DEFAULT reduces gradients in fp32, PURE in bf16
     engine = ENGINES["llm-foundry-2023"]
     if row["mp_mode"] == "DEFAULT":
         engine = replace(engine, name="llm-foundry-2023-fp32-reduce", grad_bytes=4)
-    r = evaluate_config(
+    return evaluate_config(
         get_model(row["model"]),
         row["gpu"],
         seq=int(row["seq"]),
@@ -133,6 +132,12 @@ def test_llm_foundry_tokens_per_gpu(rid: str) -> None:
         engine=engine,
         recompute="full" if row["activation_checkpointing"] == "yes" else "none",
     )
+
+
+@pytest.mark.parametrize("rid", [_mark("foundry", _foundry_id(r)) for r in FOUNDRY])
+def test_llm_foundry_tokens_per_gpu(rid: str) -> None:
+    row = next(r for r in FOUNDRY if _foundry_id(r) == rid)
+    r = run_foundry(row)
     assert r["fits"]
     assert r["tokens_per_s_per_gpu"] == pytest.approx(float(row["tokens_per_s_per_gpu"]), rel=0.15)
 
