@@ -98,6 +98,7 @@ def _table() -> dict[str, dict[str, float]]:
     return {
         "default": {"mamf": float(raw["default"])},
         "mamf": {str(k): float(v) for k, v in raw["mamf_fraction"].items()},
+        "mamf_fp8": {str(k): float(v) for k, v in raw["mamf_fraction_fp8"].items()},
         "sm": {str(k): float(v) for k, v in raw["sm_count"].items()},
         "link": {str(k): float(v) for k, v in raw["link_fraction"].items()},
         "default_link": {"fraction": float(raw["default_link_fraction"])},
@@ -105,10 +106,15 @@ def _table() -> dict[str, dict[str, float]]:
     }
 
 
-def burst_gemm_fraction(acc: Accelerator) -> float:
-    """Measured fraction of dense peak the best large GEMM reaches in a short burst (MAMF)."""
+def burst_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
+    """Measured fraction of the dense ``precision`` peak the best large GEMM reaches in a short
+    burst (MAMF).  FP8 has its own, lower, measured ceiling where one was published
+    (``mamf_fraction_fp8``); elsewhere the BF16 ceiling stands in for it."""
     t = _table()
-    return t["mamf"].get(acc.name, t["default"]["mamf"])
+    bf16 = t["mamf"].get(acc.name, t["default"]["mamf"])
+    if precision == "fp8":
+        return t["mamf_fp8"].get(acc.name, bf16)
+    return bf16
 
 
 def sustained_clock_ratio(acc: Accelerator) -> float:
@@ -124,9 +130,11 @@ def sustained_clock_ratio(acc: Accelerator) -> float:
     return float(min(s["hi"], max(s["lo"], s["y0"] + slope * (density - s["x0"]))))
 
 
-def large_gemm_fraction(acc: Accelerator) -> float:
-    """Fraction of dense peak a large GEMM sustains in training: burst ceiling x clock ratio."""
-    return burst_gemm_fraction(acc) * sustained_clock_ratio(acc)
+def large_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
+    """Fraction of the dense ``precision`` peak a large GEMM sustains in training: burst
+    ceiling x clock ratio (the power-limited clock ratio is measured in BF16 only and applied
+    to every precision)."""
+    return burst_gemm_fraction(acc, precision) * sustained_clock_ratio(acc)
 
 
 def sm_count(acc: Accelerator) -> float | None:
@@ -182,7 +190,7 @@ def gemm_time_s(
     """
     elem = _ELEM_BYTES.get(precision, 2.0)
     flops = 2.0 * m * n * k
-    rate = peak_tflops(acc, precision) * 1e12 * large_gemm_fraction(acc)
+    rate = peak_tflops(acc, precision) * 1e12 * large_gemm_fraction(acc, precision)
     tiles = np.ceil(m / TILE) * np.ceil(n / TILE) * count
     rate = rate * _tile_fraction(m) * _tile_fraction(n) * _k_fraction(k)
     rate = rate * _wave_fraction(tiles, sm_count(acc))

@@ -1,0 +1,25 @@
+"""FP8 training: the measured FP8 GEMM ceiling and Transformer Engine's FP8 traffic."""
+
+from __future__ import annotations
+
+import pytest
+
+from gpuwise.catalog import get_accelerator
+from gpuwise.planner.efficiency import achievable_tflops, burst_gemm_fraction
+
+
+def test_fp8_gemm_ceiling_is_measured_separately_from_bf16() -> None:
+    """mamf-finder's v2 tables: H100 SXM reaches 70.9 % of its FP8 peak but 80.3 % of its
+    BF16 peak, so a large FP8 GEMM runs 2 x 0.709 / 0.801 = 1.77x, not 2x, the BF16 one."""
+    h100 = get_accelerator("H100-SXM")
+    assert burst_gemm_fraction(h100, "fp8") == pytest.approx(0.709)
+    assert burst_gemm_fraction(h100, "bf16") == pytest.approx(0.801)
+    fp8 = achievable_tflops(h100, 8192, 8192, 8192, "fp8")
+    bf16 = achievable_tflops(h100, 8192, 8192, 8192, "bf16")
+    peaks = h100.peak_tflops("fp8") / h100.peak_tflops("bf16")  # 1979 / 989.4
+    assert fp8 / bf16 == pytest.approx(peaks * 0.709 / 0.801, rel=1e-6)
+
+
+def test_fp8_ceiling_falls_back_to_bf16_where_unmeasured() -> None:
+    l40s = get_accelerator("L40S")
+    assert burst_gemm_fraction(l40s, "fp8") == burst_gemm_fraction(l40s, "bf16")
