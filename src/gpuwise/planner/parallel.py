@@ -43,6 +43,10 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # FP8 runs gather FP8 (1-byte) tensors for sequence parallelism: Transformer Engine, which
+    # runs Megatron-Core's FP8 layers, all-gathers the FP8 norm output and the FP8 output
+    # gradient (pytorch/module/layernorm_linear.py, base.py ``grad_output_preprocess``)
+    fp8_gathers: bool = False
 
 
 ENGINES: dict[str, Engine] = {
@@ -65,7 +69,7 @@ ENGINES: dict[str, Engine] = {
         grad_buffer_scale=True,
     ),
     # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
-    "modern": Engine("modern", True, True, True, False, 2, True, True),
+    "modern": Engine("modern", True, True, True, False, 2, True, True, fp8_gathers=True),
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),

@@ -76,6 +76,11 @@ def _gather(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) 
     return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
 
 
+def _gather_bytes_time(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray) -> np.ndarray:
+    """The bandwidth term alone of :func:`_gather` (its latency does not depend on the size)."""
+    return np.where(n > 1, (n - 1.0) / n * nbytes / (bw * 1e9), 0.0)
+
+
 def _elementwise_time(hw: Hardware, nbytes: np.ndarray, dropout_bytes: np.ndarray) -> np.ndarray:
     """Seconds for ``nbytes`` of memory-bound kernels, ``dropout_bytes`` of which are forward
     dropout (random numbers): at the measured dropout rate when the profile has one."""
@@ -221,6 +226,15 @@ def _layer_times(
     comm_f = 2.0 * tp_one
     redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
     comm_b = 2.0 * tp_one + redo
+    if eng.sequence_parallel and eng.fp8_gathers:
+        # FP8 gathers carry 1-byte tensors: Transformer Engine all-gathers the FP8 norm output
+        # for the column-parallel GEMMs (forward and the backward re-gather) and casts the output
+        # gradient to FP8 before gathering it for the row-parallel GEMMs ("cast, transpose for
+        # efficient gather"; NVIDIA/TransformerEngine@0004dbd0 pytorch/module/
+        # layernorm_linear.py, base.py ``grad_output_preprocess``).  Reduce-scatters stay 16-bit.
+        fp8_gather_saving = np.where(c.fp8 == 1, _gather_bytes_time(h * tok, c.tp, bw), 0.0)
+        comm_f = comm_f - 2.0 * fp8_gather_saving
+        comm_b = comm_b - 4.0 * fp8_gather_saving
     if moe:
         ebw, elat = _link(hw, setup, c.tp * c.cp * c.ep)
         a2a = np.where(
