@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import achievable_tflops, burst_gemm_fraction
+from gpuwise.planner.efficiency import Hardware, achievable_tflops, burst_gemm_fraction
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.fp8 import quantize_bytes_per_token
+from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Engine
+from gpuwise.planner.parallel import ENGINES, Engine, Setup, single
+from gpuwise.planner.time import step_time
 
 
 def test_fp8_gemm_ceiling_is_measured_separately_from_bf16() -> None:
@@ -55,3 +59,37 @@ def test_fp8_sequence_parallel_gathers_move_one_byte_per_element() -> None:
     assert 0.70 < ratio < 0.75  # 0.70 of the bytes; the latencies pull it up a little
     plain = replace(modern, fp8_gathers=False)
     assert _tp_comm("fp8", plain) == pytest.approx(_tp_comm("bf16", plain))
+
+
+def test_te_quantize_bytes_per_token_llama2_7b() -> None:
+    """Hand count for one Llama-2-7B layer (h 4096, 32 heads of 128, SwiGLU FFN 11008) without
+    tensor parallelism: the two norms write FP8 (-1 B x 2h), the proj and FC2 inputs are
+    cast-transposed (4 B); backward, the norm outputs are transposed (2 B x 2h) and every
+    output gradient is cast-transposed (4 B x (3h + 2 x 11008 + 2h))."""
+    h, f = 4096.0, 11008.0
+    fwd, bwd = quantize_bytes_per_token(get_model("llama-2-7b"), False, np.array([1]), False)
+    assert fwd[0] == pytest.approx(-2 * h + 4 * (h + f))
+    assert bwd[0] == pytest.approx(2 * 2 * h + 4 * (3 * h + 2 * f + 2 * h))
+    # sequence parallelism: proj/FC2 inputs cast forward (3 B), transposed backward (2 B); the
+    # row-parallel output gradients cast on the 1/t shard (3 B), transposed after the gather
+    t = 4.0
+    fwd_sp, bwd_sp = quantize_bytes_per_token(get_model("llama-2-7b"), False, np.array([4]), True)
+    assert fwd_sp[0] == pytest.approx(-2 * h / t + 3 * (h + f) / t)
+    col = (3 * h + 2 * f) / t
+    assert bwd_sp[0] == pytest.approx(2 * 2 * h + 4 * col + 2 * (h + f) / t + (3 / t + 2) * 2 * h)
+
+
+def test_fp8_weights_cast_once_per_step() -> None:
+    """The step charges one cast-transpose (4 B) of the local GEMM weights per optimizer step
+    on top of the micro-batches, bubble, DP traffic and optimizer -- in FP8 only."""
+    model = get_model("llama-2-7b")
+    hw = Hardware.from_catalog(get_accelerator("H100-SXM"))
+    setup = Setup(seq=4096, global_batch=16, gpus=1)
+    for precision, weights in (("bf16", 0.0), ("fp8", 1.0)):
+        c = single(micro_batch=1, precision=precision)
+        r = step_time(model, c, setup, hw)
+        rest = microbatches(c, setup) * r["microbatch"] + r["pipeline_bubble"]
+        rest = rest + r["dp_exposed"] + r["optimizer"] + r["embedding_sync"]
+        local = stage_params(model, c)["dense"]
+        expected = weights * hw.stream_time(4.0 * local)
+        assert (r["step"] - rest)[0] == pytest.approx(expected[0], rel=1e-9, abs=1e-12)

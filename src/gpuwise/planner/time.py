@@ -32,6 +32,7 @@ import numpy as np
 
 from gpuwise.planner.efficiency import NET_FRACTION, Hardware
 from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
@@ -206,14 +207,10 @@ def _layer_times(
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
     scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
-    # FP8 (Transformer Engine recipe): each GEMM input is quantized (read 2 B, write 1 B) --
-    # activations in the forward pass, output gradients in the backward pass
-    ffn_in = ffn_tok if not moe else model.expert_ffn * model.top_k
-    gemm_in = 2.0 * h * rep + (a * d_v + ffn_in) / t
-    gemm_out_grad = ((a + 2 * kv) * d_qk + (2 if model.ffn_type == "swiglu" else 1) * ffn_in) / t
-    gemm_out_grad = gemm_out_grad + 2.0 * h * rep
-    fp8_f = np.where(c.fp8 == 1, 3.0 * gemm_in, 0.0)
-    fp8_b = np.where(c.fp8 == 1, 3.0 * gemm_out_grad, 0.0)
+    # FP8 (Transformer Engine): quantizing and transposing the GEMM operands (planner.fp8)
+    q_f, q_b = quantize_bytes_per_token(model, moe, c.tp, eng.sequence_parallel)
+    fp8_f = np.where(c.fp8 == 1, q_f, 0.0)
+    fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
     elem_f = _elementwise_time(hw, (per_tok + fp8_f) * tok, drop_h * rep * tok) + scores_f
     elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
@@ -359,7 +356,10 @@ def step_time(
     ebw, elat = _link(hw, setup, np.where(c.pp > 1, setup.gpus * ones, 1.0))
     emb_sync = _allreduce(eng.grad_bytes * model.vocab * model.hidden / c.tp, 2.0 * ones, ebw, elat)
     emb_sync = np.where((c.pp > 1) & tied, emb_sync, 0.0)
-    step = pipe + dp_exposed + opt + emb_sync
+    # FP8: the local GEMM weights are cast to FP8 once per step (planner.fp8)
+    w_cast = hw.stream_time(weight_cast_bytes(sp["dense"] + sp["expert"]))
+    fp8_weights = np.where(c.fp8 == 1, w_cast, 0.0)
+    step = pipe + dp_exposed + opt + emb_sync + fp8_weights
     return {
         "step": step,
         "pipeline_bubble": bubble,

@@ -1,0 +1,75 @@
+"""FP8 training with Transformer Engine: the HBM traffic of quantizing GEMM operands.
+
+Transformer Engine (TE) runs all three GEMMs of a linear layer in FP8 -- forward, data gradient
+and weight gradient -- and Hopper's FP8 tensor cores take only the "TN" layout, so every FP8
+operand is needed both as is and transposed.  What TE's PyTorch modules do per GEMM
+(NVIDIA/TransformerEngine@0004dbd0, ``transformer_engine/pytorch/module/``), in bytes per element
+beyond what the BF16 time model already charges:
+
+* input of a norm-fed GEMM (QKV, FC1: ``layernorm_linear.py``): the norm kernel writes its output
+  in FP8 itself (1 byte instead of 2: -1); the backward transposes the gathered FP8 copy for the
+  weight gradient (``fp8_transpose``: read 1 + write 1);
+* input of a plain GEMM (attention output, FC2, MoE expert inputs: ``linear.py``): one fused
+  cast-transpose (read 2, write 1 + 1 = 4); with sequence parallelism only the cast in the
+  forward (3) and the transpose in the backward (2);
+* output gradient (``base.py`` ``grad_output_preprocess``): fused cast-transpose (+ bias
+  gradient), 4; before the row-parallel GEMMs under sequence parallelism the cast on the local
+  shard (3) and, after the FP8 all-gather, the transpose of the full tensor (2);
+* weights: cast-transposed once per optimizer step, not per micro-batch (4 per GEMM weight):
+  Megatron-Core marks the first micro-batch (``model.set_is_first_microbatch()`` in
+  ``megatron/core/pipeline_parallel/schedules.py`` ``forward_step``) and TE keeps the FP8
+  weights for the others (``is_first_microbatch`` in ``linear.py``).
+
+The attention core and the output layer stay in BF16 (TE's FP8 recipe covers its linear
+layers; FP8 attention is a separate, off-by-default switch), as the time model has them.  The
+delayed-scaling amax reduction and scale update are one small all-reduce and one fused kernel
+per pass -- microseconds, not charged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.models import ModelConfig
+
+#: Bytes per element: fused cast-transpose (read 16-bit, write FP8 and its transpose), cast
+#: alone, FP8 transpose alone.
+CAST_TRANSPOSE_B = 4.0
+CAST_B = 3.0
+TRANSPOSE_B = 2.0
+
+
+def quantize_bytes_per_token(
+    model: ModelConfig, moe: bool, tp: np.ndarray, sequence_parallel: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """(forward, backward) extra HBM bytes per token of one layer on one GPU in FP8 (TE).
+
+    Dimensions as the time model's GEMM list has them: QKV and FC1 column-parallel, proj and
+    FC2 row-parallel over ``tp``; in a routed MoE layer the experts' GEMMs take the permuted
+    tokens (``top_k`` copies) through plain grouped linears."""
+    h, a, kv = float(model.hidden), float(model.heads), float(model.kv)
+    d_qk, d_v = attn_dims(model)
+    t = tp.astype(float)
+    rep = 1.0 / t if sequence_parallel else np.ones(len(t))  # sequence-sharded share
+    up = 2.0 if model.ffn_type == "swiglu" else 1.0
+    ffn_in = model.expert_ffn * model.top_k if moe else float(model.ffn_size)
+    norm_fed = h if moe else 2.0 * h  # QKV, and FC1 unless routed experts follow the norm
+    expert = h * model.top_k if moe else 0.0  # expert FC1 inputs and FC2 output gradients
+    plain_in = (a * d_v + ffn_in) / t  # attention output -> proj, activation -> FC2
+    col_out = ((a + 2.0 * kv) * d_qk + up * ffn_in) / t  # output gradients of QKV / FC1
+    row_out = h if moe else 2.0 * h  # output gradients of proj (and FC2)
+    fwd = -1.0 * norm_fed * rep + CAST_TRANSPOSE_B * expert
+    bwd = TRANSPOSE_B * norm_fed + CAST_TRANSPOSE_B * (col_out + expert)
+    if sequence_parallel:
+        fwd = fwd + CAST_B * plain_in
+        bwd = bwd + TRANSPOSE_B * plain_in + (CAST_B * rep + TRANSPOSE_B) * row_out
+    else:
+        fwd = fwd + CAST_TRANSPOSE_B * plain_in
+        bwd = bwd + CAST_TRANSPOSE_B * row_out
+    return fwd * np.ones(len(t)), bwd * np.ones(len(t))
+
+
+def weight_cast_bytes(gemm_params: np.ndarray) -> np.ndarray:
+    """HBM bytes per optimizer step to cast-transpose the local GEMM weights to FP8 once."""
+    return CAST_TRANSPOSE_B * gemm_params
