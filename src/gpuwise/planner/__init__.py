@@ -8,7 +8,8 @@ Stable API (other modules import these names):
   preset names; ``GpuwiseError`` with suggestions), ``list_models()``.
 - ``gpuwise.planner.efficiency``: ``achievable_tflops(acc, m, n, k, precision)``,
   ``gemm_time_s(acc, m, n, k, precision, count)``, ``achievable_mem_bw_gbs(acc)``,
-  ``large_gemm_fraction(acc)`` (= ``burst_gemm_fraction(acc) * sustained_clock_ratio(acc)``),
+  ``large_gemm_fraction(acc, precision="bf16")`` (= ``burst_gemm_fraction(acc, precision) *
+  sustained_clock_ratio(acc)``; FP8 has its own measured burst ceiling),
   ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` / ``from_profile(profile)``;
   ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``; with a profile's
   optional measurements also ``attention_time`` and ``kernel_time(nbytes, "dropout")``).

@@ -19,7 +19,9 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    tensor FLOP/s a chip packs per watt -- 1.41 TFLOP/s/W on H100 SXM versus 0.78 on A100 --
    the further the clock must drop, so :func:`sustained_clock_ratio` interpolates between
    those measured anchors by FLOP/s per watt.  Net: A100 sustains 79.5 % of peak in GEMMs,
-   H100 68 %: a 15 % handicap for H100 before anything else.
+   H100 68 %: a 15 % handicap for H100 before anything else.  FP8 GEMMs have their own,
+   lower, measured ceiling (H100 70.9 % of the FP8 peak against 80.3 % of the BF16 one in the
+   same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.
 2. *Machine balance.*  Peak FLOP/s per byte/s of HBM is 153 on A100-80GB and 295 on H100 SXM:
    compute grew 3.2x but bandwidth only 1.6x (and NVLink 1.5x).  Time spent in memory-bound
    kernels and collectives therefore shrinks much less than GEMM time, so the same model on
