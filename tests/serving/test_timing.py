@@ -49,3 +49,12 @@ def test_allreduce_zero_at_tp1_and_slower_on_pcie() -> None:
 def test_tp_must_divide_heads() -> None:
     with pytest.raises(GpuwiseError, match="divides"):
         Deployment(get_model("llama-2-7b"), hardware("H800"), tp=3)
+
+
+def test_fp8_prefill_gemms_use_the_measured_fp8_ceiling() -> None:
+    # H100's FP8 GEMMs reach a lower fraction of their (2x) peak than BF16 GEMMs do (the
+    # planner's mamf_fraction_fp8): an FP8 GEMM is faster than BF16, but less than 2x
+    hw = hardware("H100-SXM")
+    fp8 = hw.gemm_tflops(4096, 8192, 8192, "fp8")
+    bf16 = hw.gemm_tflops(4096, 8192, 8192, "bf16")
+    assert 1.5 < fp8 / bf16 < 1.9

@@ -113,7 +113,9 @@ class Hardware:
             return _rate_by_thinnest(self.profile, min(m, n, k), prec)
         eff = _planner_efficiency()
         if eff is not None:
-            ceiling = float(eff.large_gemm_fraction(self.accel))
+            # FP8 GEMMs have their own measured ceiling (the planner's mamf_fraction_fp8)
+            prec = "fp8" if precision == "fp8" else "bf16"
+            ceiling = float(eff.large_gemm_fraction(self.accel, prec))
         else:
             ceiling = load_constants().fallback_gemm_fraction
         rows = m / (MMA_ROWS * math.ceil(m / MMA_ROWS))
