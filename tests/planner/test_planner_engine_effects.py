@@ -112,3 +112,27 @@ def test_tied_embeddings_on_two_stages_sync_their_gradients_once_per_step() -> N
     assert _embedding_sync("gpt-175b-megatron", 8, 1, 8) == 0.0
     assert not get_model("llama-2-70b").tied_embeddings
     assert _embedding_sync("llama-2-70b", 8, 8, 64) == 0.0
+
+
+def test_vocab_parallel_collectives_run_once_per_micro_batch_on_the_last_stage() -> None:
+    """Megatron-LM's vocab-parallel output layer under SP: all-gather of the input, then
+    backward a reduce-scatter and a re-gather (3 ops on 2 h s bytes), plus the loss's three
+    small all-reduces; without SP one all-reduce of the input gradient.  Per micro-batch, on
+    the last stage; the first stage's embedding collectives only count at PP = 1."""
+    hidden_bytes = 2.0 * 12288 * 2048  # 175B, micro-batch 1
+    bw = 300e9 * 0.68  # NVLink 3 at NCCL's measured fraction
+    gather = 7 / 8 * hidden_bytes / bw + 8.4e-6 + 7 * 3.4e-6  # NCCL ring latency model
+    reduce = 14 / 8 * hidden_bytes / bw + 8.4e-6 + 14 * 3.4e-6
+    loss = 3 * (8.4e-6 + 14 * 3.4e-6)  # three all-reduces of 2048 fp32 values: latency
+    no_sp = replace(MEGATRON, sequence_parallel=False)
+    for engine, per_mb in ((MEGATRON, 3 * gather + loss), (no_sp, reduce + loss)):
+        on = _step(engine)
+        off = _step(replace(engine, vocab_comm=False))
+        added = on["time_s"]["step"] - off["time_s"]["step"]
+        assert off["time_s"]["vocab_comm"] == 0.0
+        assert added == pytest.approx(on["time_s"]["vocab_comm"], rel=1e-9)
+        assert added == pytest.approx(64 * per_mb, rel=0.01)  # 64 micro-batches
+    # PP = 1: the first stage is the last, its embedding all-reduce (+ SP all-gather) counts
+    flat = _step(MEGATRON, pp=1, gpus=8)
+    expected = 64 * (4 * gather + reduce + loss)
+    assert flat["time_s"]["vocab_comm"] == pytest.approx(expected, rel=0.01)

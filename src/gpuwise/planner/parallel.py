@@ -43,13 +43,28 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # the tensor-parallel collectives of the vocab-parallel embedding, output layer and loss
+    # run on the critical path in Megatron-LM 2021-2022's form (``time._vocab_comm``): the
+    # embedding all-reduces its output even under sequence parallelism and then splits it
+    # (``VocabParallelEmbedding`` ends in ``reduce_from_tensor_model_parallel_region``;
+    # ``Embedding.forward`` then calls ``scatter_to_sequence_parallel_region``).  Off for the
+    # other presets: how Megatron-Core / torchtitan overlap them was not read.
+    vocab_comm: bool = False
 
 
 ENGINES: dict[str, Engine] = {
     # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
     # all-reduced after the backward pass (no overlap), fused kernels.
     "megatron-2021": Engine(
-        "megatron-2021", False, False, False, False, 4, True, grad_buffer_scale=True
+        "megatron-2021",
+        False,
+        False,
+        False,
+        False,
+        4,
+        True,
+        grad_buffer_scale=True,
+        vocab_comm=True,
     ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
     # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).
@@ -63,6 +78,7 @@ ENGINES: dict[str, Engine] = {
         True,
         True,
         grad_buffer_scale=True,
+        vocab_comm=True,
     ),
     # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
     "modern": Engine("modern", True, True, True, False, 2, True, True),
