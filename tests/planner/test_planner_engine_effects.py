@@ -114,6 +114,23 @@ def test_tied_embeddings_on_two_stages_sync_their_gradients_once_per_step() -> N
     assert _embedding_sync("llama-2-70b", 8, 8, 64) == 0.0
 
 
+def test_fp16_loss_scaling_unscales_every_local_gradient_once_per_step() -> None:
+    """fp16 runs (megatron-2021: the SC21 scripts' ``--fp16``) unscale the fp32 main gradients
+    and check them for inf/nan before clipping: one more read + write (8 B) per local
+    parameter per step, in the optimizer."""
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="full")
+    fp16 = ENGINES["megatron-2021"]
+    assert fp16.fp16_loss_scaling and not MEGATRON.fp16_loss_scaling
+    m = get_model("gpt-22b")
+    scaled: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=fp16, **_with(kw))
+    plain = replace(fp16, fp16_loss_scaling=False)
+    bf16: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=plain, **_with(kw))
+    added = scaled["time_s"]["optimizer"] - bf16["time_s"]["optimizer"]
+    assert added == pytest.approx(8 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(scaled["time_s"]["step"] - bf16["time_s"]["step"], rel=1e-9)
+
+
 def test_vocab_parallel_collectives_run_once_per_micro_batch_on_the_last_stage() -> None:
     """Megatron-LM's vocab-parallel output layer under SP: all-gather of the input, then
     backward a reduce-scatter and a re-gather (3 ops on 2 h s bytes), plus the loss's three

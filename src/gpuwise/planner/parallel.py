@@ -43,6 +43,13 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # fp16 mixed precision with a loss scaler: every step the optimizer unscales the fp32 main
+    # gradients and checks them for inf/nan in one more read + write of every local gradient
+    # (Megatron-LM ``Float16OptimizerWithFloat16Params.step`` ->
+    # ``_unscale_main_grads_and_check_for_nan`` -> ``torch._amp_foreach_non_finite_check_and_
+    # unscale_``, run whenever a grad scaler exists, i.e. for every ``--fp16`` run).  bf16 runs
+    # have no scaler and skip it.
+    fp16_loss_scaling: bool = False
     # the tensor-parallel collectives of the vocab-parallel embedding, output layer and loss
     # run on the critical path in Megatron-LM 2021-2022's form (``time._vocab_comm``): the
     # embedding all-reduces its output even under sequence parallelism and then splits it
@@ -55,6 +62,8 @@ class Engine:
 ENGINES: dict[str, Engine] = {
     # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
     # all-reduced after the backward pass (no overlap), fused kernels.
+    # Its runs were fp16 with a static loss scale (the paper's scripts,
+    # examples/academic_paper_scripts/sc21/CONFIG.sh: ``--fp16 --loss-scale 8192``).
     "megatron-2021": Engine(
         "megatron-2021",
         False,
@@ -64,6 +73,7 @@ ENGINES: dict[str, Engine] = {
         4,
         True,
         grad_buffer_scale=True,
+        fp16_loss_scaling=True,
         vocab_comm=True,
     ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight

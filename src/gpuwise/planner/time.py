@@ -366,6 +366,8 @@ def step_time(
     opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
     if eng.grad_buffer_scale:
         opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
+    if eng.fp16_loss_scaling:
+        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_local)  # unscale + inf/nan check
     # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
