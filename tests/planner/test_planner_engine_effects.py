@@ -112,3 +112,44 @@ def test_tied_embeddings_on_two_stages_sync_their_gradients_once_per_step() -> N
     assert _embedding_sync("gpt-175b-megatron", 8, 1, 8) == 0.0
     assert not get_model("llama-2-70b").tied_embeddings
     assert _embedding_sync("llama-2-70b", 8, 8, 64) == 0.0
+
+
+def test_fp16_loss_scaling_unscales_every_local_gradient_once_per_step() -> None:
+    """fp16 runs (megatron-2021: the SC21 scripts' ``--fp16``) unscale the fp32 main gradients
+    and check them for inf/nan before clipping: one more read + write (8 B) per local
+    parameter per step, in the optimizer."""
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="full")
+    fp16 = ENGINES["megatron-2021"]
+    assert fp16.fp16_loss_scaling and not MEGATRON.fp16_loss_scaling
+    m = get_model("gpt-22b")
+    scaled: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=fp16, **_with(kw))
+    plain = replace(fp16, fp16_loss_scaling=False)
+    bf16: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=plain, **_with(kw))
+    added = scaled["time_s"]["optimizer"] - bf16["time_s"]["optimizer"]
+    assert added == pytest.approx(8 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(scaled["time_s"]["step"] - bf16["time_s"]["step"], rel=1e-9)
+
+
+def test_vocab_parallel_collectives_run_once_per_micro_batch_on_the_last_stage() -> None:
+    """Megatron-LM's vocab-parallel output layer under SP: all-gather of the input, then
+    backward a reduce-scatter and a re-gather (3 ops on 2 h s bytes), plus the loss's three
+    small all-reduces; without SP one all-reduce of the input gradient.  Per micro-batch, on
+    the last stage; the first stage's embedding collectives only count at PP = 1."""
+    hidden_bytes = 2.0 * 12288 * 2048  # 175B, micro-batch 1
+    bw = 300e9 * 0.68  # NVLink 3 at NCCL's measured fraction
+    gather = 7 / 8 * hidden_bytes / bw + 8.4e-6 + 7 * 3.4e-6  # NCCL ring latency model
+    reduce = 14 / 8 * hidden_bytes / bw + 8.4e-6 + 14 * 3.4e-6
+    loss = 3 * (8.4e-6 + 14 * 3.4e-6)  # three all-reduces of 2048 fp32 values: latency
+    no_sp = replace(MEGATRON, sequence_parallel=False)
+    for engine, per_mb in ((MEGATRON, 3 * gather + loss), (no_sp, reduce + loss)):
+        on = _step(engine)
+        off = _step(replace(engine, vocab_comm=False))
+        added = on["time_s"]["step"] - off["time_s"]["step"]
+        assert off["time_s"]["vocab_comm"] == 0.0
+        assert added == pytest.approx(on["time_s"]["vocab_comm"], rel=1e-9)
+        assert added == pytest.approx(64 * per_mb, rel=0.01)  # 64 micro-batches
+    # PP = 1: the first stage is the last, its embedding all-reduce (+ SP all-gather) counts
+    flat = _step(MEGATRON, pp=1, gpus=8)
+    expected = 64 * (4 * gather + reduce + loss)
+    assert flat["time_s"]["vocab_comm"] == pytest.approx(expected, rel=0.01)

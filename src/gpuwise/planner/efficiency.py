@@ -44,12 +44,13 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    InfiniBand with GPUDirect RDMA reaches ~90 % of the NIC rate.
 
 Limits (measured against the golden tables in ``tests/planner``, with the time model of
-``gpuwise.planner.time``): Narayanan et al.'s ten A100 runs within 6.2 %; Korthikanti et al.'s
-eight step times within 5 %, the sequence-parallel ones 4-5 % optimistic except 1T (1 MFU
-point needs 2 %: 22B, 175B and 530B miss it by 2.2-3.0 points).  Their Table 4 per-layer
-times for 22B agree within 1.2 %, so 22B's miss lies outside the layers (~40 ms a step the
-model does not charge: possibly an fp16 loss-scale unscale pass, gradient-clipping scaling,
-and Megatron's per-region ``torch.cuda.synchronize`` timers -- none sourced enough to model);
+``gpuwise.planner.time``): Narayanan et al.'s ten A100 runs within 6.5 %; Korthikanti et al.'s
+eight step times within 5 %, the sequence-parallel ones 4 % optimistic except 1T (1 MFU
+point needs 2 %: 22B, 175B and 530B miss it by 2.1-2.4 points).  Their Table 4 per-layer
+times for 22B agree within 1.2 %, so 22B's miss lies outside the layers (~35 ms a step the
+model does not charge: possibly an fp16 unscale pass -- the paper does not give its
+precision --, gradient-clipping scaling when the norm exceeds the clip, and Megatron's
+``torch.cuda.synchronize`` in every timer start/stop -- none sourced enough to model);
 llm-foundry's rows within 15 %, its 2023 H100 MPT-7B row and
 A100 MPT-13B row only just (+14.6 %, +14.7 %).  Points 1-2 give H100 an MFU 0.79x A100's on
 MPT-7B against a published 0.72x: most of the gap is power-limited clocks and machine

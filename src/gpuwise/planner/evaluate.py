@@ -7,7 +7,8 @@
                     tp=8, pp=2, recompute="full", micro_batch=1, engine="megatron-2021")
     -> {"config": {...}, "memory_gib": {"weights", "gradients", "optimizer", "activations",
         "logits", "overhead", "total"}, "fits": bool, "time_s": {"step", "pipeline_bubble",
-        "dp_exposed", "optimizer", "tp_comm", "microbatch"}, "model_flops_per_step",
+        "dp_exposed", "optimizer", "tp_comm", "microbatch", "embedding_sync", "vocab_comm"},
+        "model_flops_per_step",
         "hardware_flops_per_step", "tokens_per_s_per_gpu", "tflops_per_gpu",
         "hw_tflops_per_gpu", "mfu", "hfu", "days", "gpu_hours", "energy_mwh"}
 """
@@ -27,7 +28,7 @@ from gpuwise.planner.time import step_time
 
 MEMORY_TERMS = ("weights", "gradients", "optimizer", "activations", "logits", "overhead", "total")
 TIME_TERMS = ("step", "pipeline_bubble", "dp_exposed", "optimizer", "tp_comm", "microbatch",
-              "embedding_sync")
+              "embedding_sync", "vocab_comm")
 
 
 def evaluate(

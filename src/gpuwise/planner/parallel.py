@@ -47,13 +47,38 @@ class Engine:
     # runs Megatron-Core's FP8 layers, all-gathers the FP8 norm output and the FP8 output
     # gradient (pytorch/module/layernorm_linear.py, base.py ``grad_output_preprocess``)
     fp8_gathers: bool = False
+    # fp16 mixed precision with a loss scaler: every step the optimizer unscales the fp32 main
+    # gradients and checks them for inf/nan in one more read + write of every local gradient
+    # (Megatron-LM ``Float16OptimizerWithFloat16Params.step`` ->
+    # ``_unscale_main_grads_and_check_for_nan`` -> ``torch._amp_foreach_non_finite_check_and_
+    # unscale_``, run whenever a grad scaler exists, i.e. for every ``--fp16`` run).  bf16 runs
+    # have no scaler and skip it.
+    fp16_loss_scaling: bool = False
+    # the tensor-parallel collectives of the vocab-parallel embedding, output layer and loss
+    # run on the critical path in Megatron-LM 2021-2022's form (``time._vocab_comm``): the
+    # embedding all-reduces its output even under sequence parallelism and then splits it
+    # (``VocabParallelEmbedding`` ends in ``reduce_from_tensor_model_parallel_region``;
+    # ``Embedding.forward`` then calls ``scatter_to_sequence_parallel_region``).  Off for the
+    # other presets: how Megatron-Core / torchtitan overlap them was not read.
+    vocab_comm: bool = False
 
 
 ENGINES: dict[str, Engine] = {
     # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
     # all-reduced after the backward pass (no overlap), fused kernels.
+    # Its runs were fp16 with a static loss scale (the paper's scripts,
+    # examples/academic_paper_scripts/sc21/CONFIG.sh: ``--fp16 --loss-scale 8192``).
     "megatron-2021": Engine(
-        "megatron-2021", False, False, False, False, 4, True, grad_buffer_scale=True
+        "megatron-2021",
+        False,
+        False,
+        False,
+        False,
+        4,
+        True,
+        grad_buffer_scale=True,
+        fp16_loss_scaling=True,
+        vocab_comm=True,
     ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
     # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).
@@ -67,6 +92,7 @@ ENGINES: dict[str, Engine] = {
         True,
         True,
         grad_buffer_scale=True,
+        vocab_comm=True,
     ),
     # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
     "modern": Engine("modern", True, True, True, False, 2, True, True, fp8_gathers=True),

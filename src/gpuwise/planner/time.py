@@ -101,6 +101,32 @@ def _measured_attention(
     return fwd, bwd
 
 
+def _vocab_comm(
+    model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware, tok: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor-parallel collectives per micro-batch outside the layers, seconds, where the engine
+    exposes them (``Engine.vocab_comm``): (last stage: output layer and loss, first stage: input
+    embedding).
+
+    Output layer (Megatron-LM ``parallel_lm_logits``, a column-parallel GEMM in the vocabulary):
+    under SP its sequence-sharded input is all-gathered, and backward the input gradient is
+    reduce-scattered and the input gathered again for the weight gradient, as in every
+    column-parallel layer; without SP the input gradient is all-reduced.  The vocab-parallel
+    cross-entropy all-reduces three fp32 values per token (max, target logit, sum of exps:
+    ``megatron/mpu/cross_entropy.py``).  Input embedding: its output is all-reduced
+    (``VocabParallelEmbedding``); under SP the backward of the split all-gathers the gradient.
+    """
+    if not setup.engine.vocab_comm:
+        return np.zeros(len(c)), np.zeros(len(c))
+    bw, lat = _link(hw, setup, c.tp)
+    act = 2.0 * model.hidden * tok
+    gather, reduce = _gather(act, c.tp, bw, lat), _allreduce(act, c.tp, bw, lat)
+    loss = 3.0 * _allreduce(4.0 * tok, c.tp, bw, lat)
+    if not setup.engine.sequence_parallel:
+        return reduce + loss, reduce
+    return 3.0 * gather + loss, reduce + gather
+
+
 def _gemms(
     model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray
 ) -> list[tuple[np.ndarray, ...]]:
@@ -290,7 +316,8 @@ def step_time(
         v_t, model.hidden * ones, tok, "bf16"
     )
     logits_e = hw.stream_time(CE_BYTES_PER_LOGIT * tok * v_t)
-    last_extra = logits_f + logits_b + logits_e
+    vocab_last, vocab_first = _vocab_comm(model, c, setup, hw, tok)
+    last_extra = logits_f + logits_b + logits_e + vocab_last
     # pipeline point-to-point: activations of tok x h (SP-sharded) forward and backward, once
     # per model chunk: interleaving multiplies the traffic by v (Narayanan et al. 2021 2.2.2)
     # Each tensor-parallel rank sends only its 1/t slice: sequence parallelism keeps it sliced;
@@ -311,7 +338,8 @@ def step_time(
     p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
     p_acc = np.where(c.zero >= 2, p_stage / n_dp, p_stage)
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(2.0 * eng.grad_bytes * p_acc)
-    mb_time = layer_mb + last_extra + p2p + grad_acc
+    # the first stage's embedding collectives set the pace only when it is also the last stage
+    mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
     dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
     z3 = np.where(
@@ -349,6 +377,8 @@ def step_time(
     opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
     if eng.grad_buffer_scale:
         opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
+    if eng.fp16_loss_scaling:
+        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_local)  # unscale + inf/nan check
     # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
@@ -366,6 +396,7 @@ def step_time(
         "dp_exposed": dp_exposed,
         "optimizer": opt,
         "tp_comm": per_stage * (lt["comm_f"] + lt["comm_b"]) * m,
+        "vocab_comm": (vocab_last + np.where(c.pp == 1, vocab_first, 0.0)) * m,
         "embedding_sync": emb_sync,
         "microbatch": mb_time,
     }
