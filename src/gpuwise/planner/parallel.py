@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 RECOMPUTE = ("none", "selective", "full")
+#: What ``recompute="selective"`` re-runs: "attention" = the attention core (Korthikanti et al.
+#: 2022 sec. 5, Megatron-LM's ``--recompute-granularity selective``); "op" = torchtitan's
+#: op-level selective AC (every second matmul and all non-matmul ops; ``planner/recompute.py``)
+SELECTIVE = ("attention", "op")
 PRECISIONS = ("bf16", "fp8")
 
 
@@ -43,6 +47,8 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # what ``recompute="selective"`` means for this engine (one of :data:`SELECTIVE`)
+    selective: str = "attention"
 
 
 ENGINES: dict[str, Engine] = {
@@ -69,6 +75,11 @@ ENGINES: dict[str, Engine] = {
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),
+    # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
+    # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
+    # in fp32 (``training.mixed_precision_reduce`` default "float32",
+    # torchtitan/config_manager.py)
+    "torchtitan": Engine("torchtitan", True, True, True, False, 4, False, selective="op"),
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
     # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpuwise.errors import GpuwiseError
 from gpuwise.planner.efficiency import NET_FRACTION, Hardware
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
+from gpuwise.planner.recompute import op_sac_supported, recomputed_linears
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
 #: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
@@ -219,6 +221,8 @@ def _layer_times(
     bw, lat = _link(hw, setup, c.tp)
     tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
     comm_f = 2.0 * tp_one
+    # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
+    tp_gathers_f = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else comm_f
     redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
     comm_b = 2.0 * tp_one + redo
     if moe:
@@ -247,7 +251,32 @@ def _layer_times(
         "comm_f": comm_f,
         "comm_b": comm_b,
         "scores_f": scores_f,
+        "tp_gathers_f": tp_gathers_f,
     }
+
+
+def _op_sac_recompute(
+    model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware, lt: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Seconds per layer and micro-batch that torchtitan's op-level selective AC re-runs in the
+    backward pass (:mod:`gpuwise.planner.recompute`): the forward GEMMs of every second matmul,
+    every forward memory-bound kernel, and the forward TP all-gathers (reduce-scatter outputs
+    are kept); the attention core is kept."""
+    if not op_sac_supported(model):
+        raise GpuwiseError(f"recompute selective: {setup.engine.name}'s op-level policy is "
+                           f"modelled for dense MHA/GQA models only, not {model.name}; use "
+                           "--recompute none or full")
+    tok = setup.seq * c.micro_batch / c.cp
+    t = c.tp.astype(float)
+    ones = np.ones(len(c))
+    gemm = np.zeros(len(c))
+    for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
+        sel = c.fp8 == prec_idx
+        for lin in recomputed_linears(model) if sel.any() else []:
+            n = lin.out * ones if lin.row_parallel else lin.out / t
+            k = lin.inp / t if lin.row_parallel else lin.inp * ones
+            gemm[sel] += hw.gemm_time(tok[sel], n[sel], k[sel], prec)
+    return gemm + lt["elem_f"] + lt["tp_gathers_f"]
 
 
 def step_time(
@@ -265,10 +294,13 @@ def step_time(
     fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"]
     bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"]
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
-    # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5)
-    recompute = np.select(
-        [c.recompute == 2, c.recompute == 1], [fwd, lt["attn_f"] + lt["scores_f"]], 0.0
-    )
+    # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
+    # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
+    if eng.selective == "op" and bool((c.recompute == 1).any()):
+        selective = _op_sac_recompute(model, c, setup, hw, lt)
+    else:
+        selective = lt["attn_f"] + lt["scores_f"]
+    recompute = np.select([c.recompute == 2, c.recompute == 1], [fwd, selective], 0.0)
     layer_mb = per_stage * (fwd + bwd + recompute)
     # output layer + loss on the last stage (vocab-parallel GEMM, fp32 cross-entropy)
     tok = setup.seq * c.micro_batch / c.cp
