@@ -79,3 +79,13 @@ def test_op_selective_is_refused_for_moe_and_mla_models() -> None:
     assert np.isfinite(evaluate_config(m, "H100-SXM", seq=4096, global_batch=512, gpus=256,
                                        pp=4, ep=64, zero=3, recompute="full",
                                        engine=TITAN)["time_s"]["step"])
+
+
+def test_eager_cross_entropy_holds_three_fp32_logit_tensors() -> None:
+    """torchtitan's eager ``F.cross_entropy(logits.float())``: 12 B per logit at its backward
+    peak, against one in-place fp32 copy (4 B) for Megatron-style engines."""
+    plain = replace(TITAN, name="titan-4b", loss_bytes_per_logit=4)
+    a, b = _titan(TITAN, "none"), _titan(plain, "none")
+    tok = 2 * 8192
+    extra = (a["memory_gib"]["logits"] - b["memory_gib"]["logits"]) * 2**30
+    assert extra == pytest.approx(8.0 * LLAMA8.vocab * tok)

@@ -205,9 +205,11 @@ def memory_breakdown(
     )
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
-    # fp32 logits for the cross-entropy (4 B whatever the training precision) and the final
-    # norm's and output layer's inputs
-    logits = tok * (4.0 * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
+    # the loss's fp32 logit tensors (whatever the training precision: one fp32 copy, or three at
+    # the backward peak of an eager cross-entropy -- ``Engine.loss_bytes_per_logit``) and the
+    # final norm's and output layer's inputs
+    ce = float(eng.loss_bytes_per_logit)
+    logits = tok * (ce * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(

@@ -49,6 +49,13 @@ class Engine:
     grad_buffer_scale: bool = False
     # what ``recompute="selective"`` means for this engine (one of :data:`SELECTIVE`)
     selective: str = "attention"
+    # peak bytes per logit of the loss, held on top of the activations: 4 = one fp32 copy
+    # (Megatron-LM's vocab-parallel cross-entropy upcasts once and works in place, keeping the
+    # softmax for backward); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
+    # holds three fp32 V-wide tensors at once: the saved log-softmax output, the gradient
+    # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
+    # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
+    loss_bytes_per_logit: int = 4
 
 
 ENGINES: dict[str, Engine] = {
@@ -79,7 +86,12 @@ ENGINES: dict[str, Engine] = {
     # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
     # in fp32 (``training.mixed_precision_reduce`` default "float32",
     # torchtitan/config_manager.py)
-    "torchtitan": Engine("torchtitan", True, True, True, False, 4, False, selective="op"),
+    # torchtitan's loss is eager ``F.cross_entropy`` on fp32 logits (2024: the Llama model
+    # returns ``self.output(h).float()``; later torchtitan/components/loss.py
+    # ``cross_entropy_loss`` upcasts with ``pred.flatten(0, 1).float()``)
+    "torchtitan": Engine(
+        "torchtitan", True, True, True, False, 4, False, selective="op", loss_bytes_per_logit=12
+    ),
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
     # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the
