@@ -89,3 +89,15 @@ def test_eager_cross_entropy_holds_three_fp32_logit_tensors() -> None:
     tok = 2 * 8192
     extra = (a["memory_gib"]["logits"] - b["memory_gib"]["logits"]) * 2**30
     assert extra == pytest.approx(8.0 * LLAMA8.vocab * tok)
+
+
+def test_eager_rmsnorm_streams_its_op_chain() -> None:
+    """torchtitan's eager fp32 RMSNorm: 36 B per hidden element forward and 92 backward,
+    against a fused kernel's 4 and 8 -- two norms per layer, on the HBM stream rate."""
+    fused = replace(TITAN, name="titan-fused-norm", eager_rmsnorm=False)
+    kw: dict[str, Any] = {"seq": 4096, "global_batch": 1, "gpus": 1, "micro_batch": 1}
+    a = evaluate_config(LLAMA8, "H100-SXM", engine=TITAN, **kw)["time_s"]["step"]
+    b = evaluate_config(LLAMA8, "H100-SXM", engine=fused, **kw)["time_s"]["step"]
+    hw = Hardware.from_catalog(get_accelerator("H100-SXM"))
+    extra = 2 * ((36 - 4) + (92 - 8)) * LLAMA8.hidden * 4096 * LLAMA8.layers
+    assert a - b == pytest.approx(hw.stream_time(extra), rel=1e-6)

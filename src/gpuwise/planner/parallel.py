@@ -56,6 +56,9 @@ class Engine:
     # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
     # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
     loss_bytes_per_logit: int = 4
+    # RMSNorm as separate eager fp32 ops (torchtitan's ``norm_type = "rmsnorm"``) instead of a
+    # fused kernel (``time.EAGER_NORM_BYTES``); torch.compile fuses it again
+    eager_rmsnorm: bool = False
 
 
 ENGINES: dict[str, Engine] = {
@@ -89,8 +92,25 @@ ENGINES: dict[str, Engine] = {
     # torchtitan's loss is eager ``F.cross_entropy`` on fp32 logits (2024: the Llama model
     # returns ``self.output(h).float()``; later torchtitan/components/loss.py
     # ``cross_entropy_loss`` upcasts with ``pred.flatten(0, 1).float()``)
+    # Its default norm is eager fp32 ``RMSNorm`` (train_configs ``norm_type = "rmsnorm"``).
     "torchtitan": Engine(
-        "torchtitan", True, True, True, False, 4, False, selective="op", loss_bytes_per_logit=12
+        "torchtitan",
+        True,
+        True,
+        True,
+        False,
+        4,
+        False,
+        selective="op",
+        loss_bytes_per_logit=12,
+        eager_rmsnorm=True,
+    ),
+    # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
+    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
+    # SiLU-and-product, residual adds); the loss stays eager
+    "torchtitan-compile": Engine(
+        "torchtitan-compile", True, True, True, False, 4, True, selective="op",
+        loss_bytes_per_logit=12,
     ),
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):

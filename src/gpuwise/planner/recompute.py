@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gpuwise.errors import GpuwiseError
+from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.parallel import Candidates, Setup
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,27 @@ def saved_bytes_per_token(
     attn = (model.heads * model.hd * act_bytes + 4.0 * model.heads) / tp
     rs = np.where(tp > 1, 2.0 * h / tp, 0.0)
     return act_bytes * (h * sp_shard + kept + rs) + attn
+
+
+def op_sac_recompute_time(
+    model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware, lt: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Seconds per layer and micro-batch that op SAC re-runs in the backward pass: the forward
+    GEMMs of every second matmul, every forward memory-bound kernel (``lt["elem_f"]``) and the
+    forward TP all-gathers (``lt["tp_gathers_f"]``); the attention core is kept.  ``lt`` is the
+    time model's per-layer times (``gpuwise.planner.time``)."""
+    if not op_sac_supported(model):
+        raise GpuwiseError(f"recompute selective: {setup.engine.name}'s op-level policy is "
+                           f"modelled for dense MHA/GQA models only, not {model.name}; use "
+                           "--recompute none or full")
+    tok = setup.seq * c.micro_batch / c.cp
+    t = c.tp.astype(float)
+    ones = np.ones(len(c))
+    gemm = np.zeros(len(c))
+    for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
+        sel = c.fp8 == prec_idx
+        for lin in recomputed_linears(model) if sel.any() else []:
+            n = lin.out * ones if lin.row_parallel else lin.out / t
+            k = lin.inp / t if lin.row_parallel else lin.inp * ones
+            gemm[sel] += hw.gemm_time(tok[sel], n[sel], k[sel], prec)
+    return np.asarray(gemm + lt["elem_f"] + lt["tp_gathers_f"])

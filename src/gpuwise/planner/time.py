@@ -30,13 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.errors import GpuwiseError
 from gpuwise.planner.efficiency import NET_FRACTION, Hardware
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
-from gpuwise.planner.recompute import op_sac_supported, recomputed_linears
+from gpuwise.planner.recompute import op_sac_recompute_time
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
 #: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
@@ -56,6 +55,15 @@ CE_BYTES_PER_LOGIT = 52.0
 #: (arXiv 2307.08691, abstract) -- FlashAttention-2 is "around 2x" faster, "50-73%" of the
 #: A100's peak against the original's "25-40%" (its Triton port is "slightly slower" still).
 FLASH_GEN1_SLOWDOWN = 2.0
+#: HBM bytes per hidden element of one RMSNorm run as separate eager fp32 ops, forward and
+#: backward (torchtitan/models/norms.py ``RMSNorm``: ``self._norm(x.float()).type_as(x) *
+#: self.weight`` with ``_norm`` = ``x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)``).
+#: Forward: upcast 2+4, pow 4+4, mean 4, scale 4+4, downcast 4+2, weight 2+2 = 36.  Backward
+#: (PyTorch derivatives.yaml): weight mul 2+2 and weight grad 2+2+2+2, upcast 2+4, scale's
+#: input grad 4+4 and its rsqrt grad 4+4+4+4, mean's expand 4, pow_backward ``grad * (2 *
+#: x.pow(1))`` 4+4+4+4+4+4+4, the two input grads summed 4+4+4, downcast 4+2 = 92.  A fused
+#: norm kernel reads and writes 2 + 2 forward and twice that backward.
+EAGER_NORM_BYTES = (36.0, 92.0)
 
 
 def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,6 +210,11 @@ def _layer_times(
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+    # the layer's two norms as eager fp32 op chains instead of fused kernels
+    norm_f = norm_b = np.zeros(len(c))
+    if eng.eager_rmsnorm:
+        norm_f = 2.0 * (EAGER_NORM_BYTES[0] - 4.0) * h * rep
+        norm_b = 2.0 * (EAGER_NORM_BYTES[1] - 8.0) * h * rep
     scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
     # FP8 (Transformer Engine recipe): each GEMM input is quantized (read 2 B, write 1 B) --
     # activations in the forward pass, output gradients in the backward pass
@@ -211,8 +224,9 @@ def _layer_times(
     gemm_out_grad = gemm_out_grad + 2.0 * h * rep
     fp8_f = np.where(c.fp8 == 1, 3.0 * gemm_in, 0.0)
     fp8_b = np.where(c.fp8 == 1, 3.0 * gemm_out_grad, 0.0)
-    elem_f = _elementwise_time(hw, (per_tok + fp8_f) * tok, drop_h * rep * tok) + scores_f
-    elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
+    elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
+    elem_f = elem_f + scores_f
+    elem_b = hw.stream_time((2.0 * per_tok + fp8_b + norm_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
@@ -255,30 +269,6 @@ def _layer_times(
     }
 
 
-def _op_sac_recompute(
-    model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware, lt: dict[str, np.ndarray]
-) -> np.ndarray:
-    """Seconds per layer and micro-batch that torchtitan's op-level selective AC re-runs in the
-    backward pass (:mod:`gpuwise.planner.recompute`): the forward GEMMs of every second matmul,
-    every forward memory-bound kernel, and the forward TP all-gathers (reduce-scatter outputs
-    are kept); the attention core is kept."""
-    if not op_sac_supported(model):
-        raise GpuwiseError(f"recompute selective: {setup.engine.name}'s op-level policy is "
-                           f"modelled for dense MHA/GQA models only, not {model.name}; use "
-                           "--recompute none or full")
-    tok = setup.seq * c.micro_batch / c.cp
-    t = c.tp.astype(float)
-    ones = np.ones(len(c))
-    gemm = np.zeros(len(c))
-    for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
-        sel = c.fp8 == prec_idx
-        for lin in recomputed_linears(model) if sel.any() else []:
-            n = lin.out * ones if lin.row_parallel else lin.out / t
-            k = lin.inp / t if lin.row_parallel else lin.inp * ones
-            gemm[sel] += hw.gemm_time(tok[sel], n[sel], k[sel], prec)
-    return gemm + lt["elem_f"] + lt["tp_gathers_f"]
-
-
 def step_time(
     model: ModelConfig, c: Candidates, setup: Setup, hw: Hardware
 ) -> dict[str, np.ndarray]:
@@ -297,7 +287,7 @@ def step_time(
     # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
     # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
     if eng.selective == "op" and bool((c.recompute == 1).any()):
-        selective = _op_sac_recompute(model, c, setup, hw, lt)
+        selective = op_sac_recompute_time(model, c, setup, hw, lt)
     else:
         selective = lt["attn_f"] + lt["scores_f"]
     recompute = np.select([c.recompute == 2, c.recompute == 1], [fwd, selective], 0.0)
