@@ -18,9 +18,9 @@ memory-bound kernel of the forward (norms, rotary, SiLU, products, residual adds
 tensor parallelism, the all-gathers (reduce-scatters are kept).  The checkpoint keeps the
 block input; the attention core itself is kept, not recomputed.  A kept output is held whether
 or not the backward pass reads it (PyTorch ``torch/utils/checkpoint.py``:
-``_CachingTorchDispatchMode`` stores every ``MUST_SAVE`` output, and the ``CheckpointPolicy``
-docstring warns that saving policies keep "additional tensors not limited to ones that are
-actually needed for gradient computation"), so w2's output counts too.
+``_CachingTorchDispatchMode`` stores every ``MUST_SAVE`` output; the ``CheckpointPolicy``
+docstring notes that saving policies also keep tensors the gradients never use), so w2's
+output counts too.
 
 Only dense blocks with MHA/GQA attention are modelled: MLA and MoE blocks issue a different
 sequence of ``mm`` and grouped GEMMs (see :func:`op_sac_supported`).
