@@ -180,15 +180,27 @@ def precision_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows published in BF16 and FP8 with everything else equal (ids ``<run>-bf16`` and
     ``<run>-fp8``): published vs predicted FP8 speedup, a check of the FP8 model that no
     absolute calibration can hide."""
+    return _pairs(results, "-bf16", "-fp8")
+
+
+def compile_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows published eager and with ``torch.compile`` (ids ``<run>`` and ``<run>-compile``):
+    published vs predicted speedup, a check of the eager-kernel model (torchtitan engines)."""
+    return _pairs(results, "", "-compile")
+
+
+def _pairs(results: list[dict[str, Any]], base: str, other: str) -> list[dict[str, Any]]:
     by_id = {r["id"]: r for r in results}
     out = []
-    for rid, bf in by_id.items():
-        fp = by_id.get(rid.removesuffix("-bf16") + "-fp8") if rid.endswith("-bf16") else None
-        if fp is None:
+    for rid, a in by_id.items():
+        if not rid.endswith(base) or rid.endswith(other):
             continue
-        pub = fp["published"] / bf["published"]
-        pred = fp["predicted"] / bf["predicted"]
-        run = rid.removesuffix("-bf16")
+        run = rid.removesuffix(base) if base else rid
+        b = by_id.get(run + other)
+        if b is None:
+            continue
+        pub = b["published"] / a["published"]
+        pred = b["predicted"] / a["predicted"]
         out.append({"run": run, "published_speedup": pub, "predicted_speedup": pred})
     return out
 
@@ -216,7 +228,8 @@ def main() -> None:
     summary = summarize(results)
     if args.json:
         pairs = precision_pairs(results)
-        print(json.dumps({"results": results, "summary": summary, "precision_pairs": pairs}))
+        out = {"results": results, "summary": summary, "precision_pairs": pairs}
+        print(json.dumps(out | {"compile_pairs": compile_pairs(results)}))
         return
     skipped = [r["id"] for r in rows if r["use"] != "yes"]
     print(
@@ -253,6 +266,11 @@ def main() -> None:
     for p in precision_pairs(results):
         print(
             f"FP8/BF16 speedup {p['run']}: published {p['published_speedup']:.2f}, "
+            f"predicted {p['predicted_speedup']:.2f}"
+        )
+    for p in compile_pairs(results):
+        print(
+            f"compile/eager speedup {p['run']}: published {p['published_speedup']:.2f}, "
             f"predicted {p['predicted_speedup']:.2f}"
         )
     print("not evaluated (see notes column): " + ", ".join(skipped))

@@ -289,3 +289,24 @@ def test_plan_train_emit_matches_the_best_plan(cli: Any, fmt: str) -> None:
                cfg.get("pipeline", {}).get("stages", 1), cfg["train_micro_batch_size_per_gpu"])
         assert cfg["zero_optimization"]["stage"] == best["zero"]
     assert got == (best["tp"], best["pp"], best["micro_batch"])
+
+
+def test_op_selective_plan_emits_torchtitan_op_sac() -> None:
+    """A plan made with an op-level engine (the planner's torchtitan preset) budgeted
+    torchtitan's own selective_ac_option = "op"; Megatron-LM cannot express it."""
+    p = plan(recompute="selective", selective="op")
+    ac = tomllib.loads(emit("torchtitan", LLAMA, p))["activation_checkpoint"]
+    assert ac == {"mode": "selective", "selective_ac_option": "op"}
+    with pytest.raises(GpuwiseError, match="op-level"):
+        emit("megatron", LLAMA, p)
+    with pytest.raises(GpuwiseError, match="selective"):
+        emit("torchtitan", LLAMA, plan(selective="layer"))
+
+
+def test_plan_train_torchtitan_engine_emits_op_sac(cli: Any) -> None:
+    res = cli("plan", "train", "--model", "llama-3-8b", "--gpus", "16xA800", "--global-batch",
+              "256", "--engine", "torchtitan", "--recompute", "selective", "--emit",
+              "torchtitan", "--json")
+    assert res.code == 0, res.err
+    ac = tomllib.loads(res.json()["emitted"])["activation_checkpoint"]
+    assert ac == {"mode": "selective", "selective_ac_option": "op"}

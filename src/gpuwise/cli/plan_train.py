@@ -16,7 +16,7 @@ from gpuwise.planner.advice import explain_no_fit, min_gpus_for_deadline
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.evaluate import resolve_engine
 from gpuwise.planner.models import ModelConfig, list_models
-from gpuwise.planner.parallel import ENGINES, PRECISIONS, RECOMPUTE, Setup
+from gpuwise.planner.parallel import ENGINES, PRECISIONS, RECOMPUTE, Engine, Setup
 from gpuwise.planner.request import build_model, parse_count, parse_duration_days
 from gpuwise.planner.search import RESULT_FIELDS, search
 
@@ -245,7 +245,7 @@ def train_cmd(
     for _, _, res in results:
         for k, v in res.rejected.items():
             rejected[k] = rejected.get(k, 0) + v
-    emitted = _emit(emit, emit_out, model, best, global_batch) if emit else None
+    emitted = _emit(emit, emit_out, model, best, global_batch, eng) if emit else None
     if as_json:
         out: dict[str, object] = {
             "model": model.name,
@@ -281,13 +281,18 @@ def train_cmd(
 
 
 def _emit(
-    fmt: str, out: Path | None, model: ModelConfig, best: dict[str, object], global_batch: int
+    fmt: str,
+    out: Path | None,
+    model: ModelConfig,
+    best: dict[str, object],
+    global_batch: int,
+    eng: Engine,
 ) -> str:
     try:
         from gpuwise.launch import emit as emit_fn
     except ImportError:
         raise GpuwiseError("--emit needs gpuwise.launch, which this build lacks") from None
-    plan = dict(best, global_batch=global_batch, seq=model.seq_len)
+    plan = dict(best, global_batch=global_batch, seq=model.seq_len, selective=eng.selective)
     text: str = emit_fn(fmt, model, plan)
     if out is not None:
         out.write_text(text, encoding="utf-8")

@@ -14,6 +14,7 @@ comes from it), learning-rate and checkpoint flags stay the user's.
 
 from __future__ import annotations
 
+from gpuwise.errors import GpuwiseError
 from gpuwise.launch.plan import LaunchPlan, pipeline_split
 from gpuwise.planner.models import ModelConfig
 
@@ -99,6 +100,10 @@ def parallel_args(model: ModelConfig, p: LaunchPlan) -> list[list[str]]:
     a.append(["--overlap-grad-reduce"])
     if p.zero >= 1:
         a.append(["--overlap-param-gather"])
+    if p.recompute == "selective" and p.selective == "op":
+        raise GpuwiseError("--emit megatron: the plan budgets torchtitan's op-level selective "
+                           "recompute, which Megatron-LM cannot express; plan with another "
+                           "--engine or --recompute none/full")
     if p.recompute == "selective":
         a.append(["--recompute-granularity", "selective"])
     elif p.recompute == "full":

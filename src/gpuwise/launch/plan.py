@@ -15,6 +15,9 @@ INT_KEYS = ("dp", "tp", "pp", "vpp", "cp", "ep", "zero", "micro_batch", "global_
 REQUIRED = (*INT_KEYS, "recompute", "precision", "gpu_type")
 RECOMPUTE = ("none", "selective", "full")
 PRECISION = ("bf16", "fp8")
+#: What the planner's engine meant by ``selective`` (``Engine.selective``): the attention core
+#: (Korthikanti) or torchtitan's op-level policy; optional ``selective`` key of a plan.
+SELECTIVE = ("attention", "op")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class LaunchPlan:
     seq: int
     gpus: int
     gpu_type: str
+    selective: str = "attention"
 
     @property
     def grad_accum(self) -> int:
@@ -81,6 +85,11 @@ def check_plan(model: ModelConfig, plan: Mapping[str, Any]) -> LaunchPlan:
                                f"{did_you_mean(v, choices)}")
         vals[k] = v
     vals["gpu_type"] = str(plan["gpu_type"])
+    sel = str(plan.get("selective", "attention"))
+    if sel not in SELECTIVE:
+        raise GpuwiseError(f"plan: selective: expected one of {', '.join(SELECTIVE)}, got "
+                           f"{sel!r}{did_you_mean(sel, SELECTIVE)}")
+    vals["selective"] = sel
     p = LaunchPlan(**vals)
     if p.zero > 3:
         raise GpuwiseError(f"plan: zero: ZeRO stages are 0-3, got {p.zero}")

@@ -97,12 +97,15 @@ def emit_torchtitan(model: ModelConfig, p: LaunchPlan) -> str:
         if model.layers % (p.pp * p.vpp) == 0:  # else torchtitan infers uneven split points
             par["pipeline_parallel_layers_per_stage"] = model.layers // (p.pp * p.vpp)
     # Korthikanti's selective recompute re-runs only the attention core; torchtitan's SDPA
-    # (flash) backward already recomputes it inside the kernel, so the planned memory and time
-    # are torchtitan's mode "none".  Its selective_ac_option = "op" is something else: it saves
-    # matmul and attention outputs except every second matmul and re-runs everything else
-    # (torchtitan/distributed/activation_checkpoint.py), which the plan did not budget.
+    # (flash) backward already recomputes it inside the kernel, so such a plan is torchtitan's
+    # mode "none".  A plan made with an op-level engine (``selective = "op"``, the planner's
+    # torchtitan preset) budgeted torchtitan's own selective_ac_option = "op": it saves matmul
+    # and attention outputs except every second matmul and re-runs everything else.
+    op_sac = p.recompute == "selective" and p.selective == "op"
     ac: dict[str, Any] = {"mode": "none" if p.recompute == "selective" else p.recompute}
-    if p.recompute == "selective":
+    if op_sac:
+        ac = {"mode": "selective", "selective_ac_option": "op"}
+    elif p.recompute == "selective":
         header += ["", "recompute=selective (the attention core) is built into torchtitan's "
                    "flash attention backward: activation_checkpoint.mode = \"none\""]
     doc: dict[str, dict[str, Any]] = {

@@ -39,7 +39,8 @@ def evaluate(
     tm = step_time(model, c, setup, hw)
     tokens = float(setup.seq) * setup.global_batch
     mf_tok = model_flops_per_token(model, setup.seq)
-    rc_tok = np.array([recompute_flops_per_token(model, setup.seq, r) for r in RECOMPUTE])[
+    sel = setup.engine.selective
+    rc_tok = np.array([recompute_flops_per_token(model, setup.seq, r, sel) for r in RECOMPUTE])[
         c.recompute
     ]
     model_flops = tokens * mf_tok

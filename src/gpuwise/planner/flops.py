@@ -7,12 +7,13 @@ Conventions (Narayanan et al. 2021 sec. 5.1; Korthikanti et al. 2022 sec. 6; PaL
   (the causal half is *not* subtracted), ``4 s h`` per token and layer forward;
 * model FLOPs count one forward and one backward pass; hardware FLOPs add what
   recomputation re-runs (the whole forward for full recompute, the attention core for
-  selective recompute).
+  selective recompute, every second matmul for torchtitan's op-level selective recompute).
 """
 
 from __future__ import annotations
 
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.recompute import recomputed_params
 
 
 def narayanan_flops_per_iteration(
@@ -96,28 +97,44 @@ def model_flops_per_token(model: ModelConfig, seq: int) -> float:
     return 6.0 * matmul_params(model) + 3.0 * attention_flops_per_token(model, seq)
 
 
-def recompute_flops_per_token(model: ModelConfig, seq: int, recompute: str) -> float:
-    """Extra forward FLOPs per token that recomputation re-runs (hardware, not model, FLOPs)."""
+def recompute_flops_per_token(
+    model: ModelConfig, seq: int, recompute: str, selective: str = "attention"
+) -> float:
+    """Extra forward FLOPs per token that recomputation re-runs (hardware, not model, FLOPs).
+
+    ``selective`` is the engine's meaning of selective recompute: ``"attention"`` re-runs the
+    attention core (Korthikanti); ``"op"`` re-runs every second matmul of each layer
+    (torchtitan's op-level policy, :mod:`gpuwise.planner.recompute`) and keeps the core.
+    """
     if recompute == "full":
         layers_only = matmul_params(model) - model.vocab * model.hidden
         return 2.0 * layers_only + attention_flops_per_token(model, seq)
+    if recompute == "selective" and selective == "op":
+        return 2.0 * recomputed_params(model) * model.layers
     if recompute == "selective":
         return attention_flops_per_token(model, seq)
     return 0.0
 
 
-def hardware_flops_per_token(model: ModelConfig, seq: int, recompute: str) -> float:
+def hardware_flops_per_token(
+    model: ModelConfig, seq: int, recompute: str, selective: str = "attention"
+) -> float:
     """Model FLOPs plus recomputation (what the hardware executes, per token)."""
-    return model_flops_per_token(model, seq) + recompute_flops_per_token(model, seq, recompute)
+    extra = recompute_flops_per_token(model, seq, recompute, selective)
+    return model_flops_per_token(model, seq) + extra
 
 
 def flops_per_step(
-    model: ModelConfig, seq: int, global_batch: int, recompute: str = "none"
+    model: ModelConfig,
+    seq: int,
+    global_batch: int,
+    recompute: str = "none",
+    selective: str = "attention",
 ) -> dict[str, float]:
     """Model and hardware FLOPs of one optimizer step of ``global_batch`` sequences."""
     tokens = float(seq) * global_batch
     return {
         "model_flops": tokens * model_flops_per_token(model, seq),
-        "hardware_flops": tokens * hardware_flops_per_token(model, seq, recompute),
+        "hardware_flops": tokens * hardware_flops_per_token(model, seq, recompute, selective),
         "tokens": tokens,
     }

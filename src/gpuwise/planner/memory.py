@@ -25,6 +25,7 @@ import numpy as np
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
+from gpuwise.planner.recompute import op_sac_supported, saved_bytes_per_token
 
 GIB = float(2**30)
 #: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
@@ -108,6 +109,10 @@ def layer_activation_bytes(
         mlp_tp = act * model.ffn_size
     full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t)
     only_input = tok * act_bytes * h * rep
+    if setup.engine.selective == "op" and not moe and op_sac_supported(model):
+        # torchtitan's op-level selective AC keeps the block input and selected op outputs
+        op_kept = tok * saved_bytes_per_token(model, t, rep, act_bytes)
+        return np.select([rc == 2, rc == 1], [only_input, op_kept], full)
     return np.where(rc == 2, only_input, full)
 
 
@@ -190,17 +195,21 @@ def memory_breakdown(
         per_layer = per_layer + frac_moe * layer_act(True)
     nin = inflight_layers(model, c, setup)
     act_first = per_layer * nin
-    # full recompute re-materializes one layer's activations during its backward
-    work = np.where(
-        c.recompute == 2,
-        layer_act(False, np.zeros_like(c.recompute)),
+    # full recompute re-materializes one layer's activations during its backward; op-level
+    # selective recompute the part of them it did not keep
+    no_rc = layer_act(False, np.zeros_like(c.recompute))
+    work = np.select(
+        [c.recompute == 2, (c.recompute == 1) & (eng.selective == "op")],
+        [no_rc, np.maximum(no_rc - layer_act(False), 0.0)],
         0.0,
     )
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
-    # fp32 logits for the cross-entropy (4 B whatever the training precision) and the final
-    # norm's and output layer's inputs
-    logits = tok * (4.0 * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
+    # the loss's fp32 logit tensors (whatever the training precision: one fp32 copy, or three at
+    # the backward peak of an eager cross-entropy -- ``Engine.loss_bytes_per_logit``) and the
+    # final norm's and output layer's inputs
+    ce = float(eng.loss_bytes_per_logit)
+    logits = tok * (ce * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 RECOMPUTE = ("none", "selective", "full")
+#: What ``recompute="selective"`` re-runs: "attention" = the attention core (Korthikanti et al.
+#: 2022 sec. 5, Megatron-LM's ``--recompute-granularity selective``); "op" = torchtitan's
+#: op-level selective AC (every second matmul and all non-matmul ops; ``planner/recompute.py``)
+SELECTIVE = ("attention", "op")
 PRECISIONS = ("bf16", "fp8")
 
 
@@ -61,6 +65,18 @@ class Engine:
     # ``Embedding.forward`` then calls ``scatter_to_sequence_parallel_region``).  Off for the
     # other presets: how Megatron-Core / torchtitan overlap them was not read.
     vocab_comm: bool = False
+    # what ``recompute="selective"`` means for this engine (one of :data:`SELECTIVE`)
+    selective: str = "attention"
+    # peak bytes per logit of the loss, held on top of the activations: 4 = one fp32 copy
+    # (Megatron-LM's vocab-parallel cross-entropy upcasts once and works in place, keeping the
+    # softmax for backward); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
+    # holds three fp32 V-wide tensors at once: the saved log-softmax output, the gradient
+    # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
+    # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
+    loss_bytes_per_logit: int = 4
+    # RMSNorm as separate eager fp32 ops (torchtitan's ``norm_type = "rmsnorm"``) instead of a
+    # fused kernel (``time.EAGER_NORM_BYTES``); torch.compile fuses it again
+    eager_rmsnorm: bool = False
 
 
 ENGINES: dict[str, Engine] = {
@@ -99,6 +115,33 @@ ENGINES: dict[str, Engine] = {
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),
+    # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
+    # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
+    # in fp32 (``training.mixed_precision_reduce`` default "float32",
+    # torchtitan/config_manager.py)
+    # torchtitan's loss is eager ``F.cross_entropy`` on fp32 logits (2024: the Llama model
+    # returns ``self.output(h).float()``; later torchtitan/components/loss.py
+    # ``cross_entropy_loss`` upcasts with ``pred.flatten(0, 1).float()``)
+    # Its default norm is eager fp32 ``RMSNorm`` (train_configs ``norm_type = "rmsnorm"``).
+    "torchtitan": Engine(
+        "torchtitan",
+        True,
+        True,
+        True,
+        False,
+        4,
+        False,
+        selective="op",
+        loss_bytes_per_logit=12,
+        eager_rmsnorm=True,
+    ),
+    # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
+    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
+    # SiLU-and-product, residual adds); the loss stays eager
+    "torchtitan-compile": Engine(
+        "torchtitan-compile", True, True, True, False, 4, True, selective="op",
+        loss_bytes_per_logit=12,
+    ),
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
     # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the

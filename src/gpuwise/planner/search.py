@@ -18,6 +18,7 @@ from gpuwise.planner.evaluate import evaluate
 from gpuwise.planner.memory import GIB
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Candidates, Setup
+from gpuwise.planner.recompute import op_sac_supported
 
 #: Largest micro-batch (sequences) and virtual-stage count the search tries.
 MAX_MICRO_BATCH = 64
@@ -78,6 +79,8 @@ def enumerate_candidates(
     pr = fixed.get("precision")
     precs = [PRECISIONS.index(str(pr))] if pr is not None else [0, 1]
     mb_fixed = fixed.get("micro_batch")
+    # an op-level engine's selective recompute is modelled for dense MHA/GQA models only
+    selective_ok = setup.engine.selective != "op" or op_sac_supported(model)
     rows: list[tuple[int, ...]] = []
     for tp, pp, cp, vpp, ep in itertools.product(tps, pps, cps, vpps, eps):
         n_inner = len(zeros) * len(rcs) * len(precs)
@@ -122,6 +125,9 @@ def enumerate_candidates(
                     continue
                 if z > 0 and dp * cp == 1:
                     reject("zero_needs_dp", 1)
+                    continue
+                if r == 1 and not selective_ok:
+                    reject("op_selective_recompute_needs_dense_model", 1)
                     continue
                 rows.append((dp, tp, pp, vpp, cp, ep, z, r, mb, p))
     arr = np.array(rows, dtype=np.int64).reshape(-1, 10)

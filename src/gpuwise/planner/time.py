@@ -36,6 +36,7 @@ from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
+from gpuwise.planner.recompute import op_sac_recompute_time
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
 #: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
@@ -55,6 +56,15 @@ CE_BYTES_PER_LOGIT = 52.0
 #: (arXiv 2307.08691, abstract) -- FlashAttention-2 is "around 2x" faster, "50-73%" of the
 #: A100's peak against the original's "25-40%" (its Triton port is "slightly slower" still).
 FLASH_GEN1_SLOWDOWN = 2.0
+#: HBM bytes per hidden element of one RMSNorm run as separate eager fp32 ops, forward and
+#: backward (torchtitan/models/norms.py ``RMSNorm``: ``self._norm(x.float()).type_as(x) *
+#: self.weight`` with ``_norm`` = ``x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)``).
+#: Forward: upcast 2+4, pow 4+4, mean 4, scale 4+4, downcast 4+2, weight 2+2 = 36.  Backward
+#: (PyTorch derivatives.yaml): weight mul 2+2 and weight grad 2+2+2+2, upcast 2+4, scale's
+#: input grad 4+4 and its rsqrt grad 4+4+4+4, mean's expand 4, pow_backward ``grad * (2 *
+#: x.pow(1))`` 4+4+4+4+4+4+4, the two input grads summed 4+4+4, downcast 4+2 = 92.  A fused
+#: norm kernel reads and writes 2 + 2 forward and twice that backward.
+EAGER_NORM_BYTES = (36.0, 92.0)
 
 
 def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -232,13 +242,19 @@ def _layer_times(
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+    # the layer's two norms as eager fp32 op chains instead of fused kernels
+    norm_f = norm_b = np.zeros(len(c))
+    if eng.eager_rmsnorm:
+        norm_f = 2.0 * (EAGER_NORM_BYTES[0] - 4.0) * h * rep
+        norm_b = 2.0 * (EAGER_NORM_BYTES[1] - 8.0) * h * rep
     scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
     # FP8 (Transformer Engine): quantizing and transposing the GEMM operands (planner.fp8)
     q_f, q_b = quantize_bytes_per_token(model, moe, c.tp, eng.sequence_parallel)
     fp8_f = np.where(c.fp8 == 1, q_f, 0.0)
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
-    elem_f = _elementwise_time(hw, (per_tok + fp8_f) * tok, drop_h * rep * tok) + scores_f
-    elem_b = hw.stream_time((2.0 * per_tok + fp8_b) * tok + scores_bytes_b)
+    elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
+    elem_f = elem_f + scores_f
+    elem_b = hw.stream_time((2.0 * per_tok + fp8_b + norm_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
@@ -247,6 +263,8 @@ def _layer_times(
     bw, lat = _link(hw, setup, c.tp)
     tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
     comm_f = 2.0 * tp_one
+    # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
+    tp_gathers_f = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else comm_f
     redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
     comm_b = 2.0 * tp_one + redo
     if eng.sequence_parallel and eng.fp8_gathers:
@@ -284,6 +302,7 @@ def _layer_times(
         "comm_f": comm_f,
         "comm_b": comm_b,
         "scores_f": scores_f,
+        "tp_gathers_f": tp_gathers_f,
     }
 
 
@@ -302,10 +321,13 @@ def step_time(
     fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"]
     bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"]
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
-    # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5)
-    recompute = np.select(
-        [c.recompute == 2, c.recompute == 1], [fwd, lt["attn_f"] + lt["scores_f"]], 0.0
-    )
+    # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
+    # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
+    if eng.selective == "op" and bool((c.recompute == 1).any()):
+        selective = op_sac_recompute_time(model, c, setup, hw, lt)
+    else:
+        selective = lt["attn_f"] + lt["scores_f"]
+    recompute = np.select([c.recompute == 2, c.recompute == 1], [fwd, selective], 0.0)
     layer_mb = per_stage * (fwd + bwd + recompute)
     # output layer + loss on the last stage (vocab-parallel GEMM, fp32 cross-entropy)
     tok = setup.seq * c.micro_batch / c.cp
