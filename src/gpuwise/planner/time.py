@@ -17,8 +17,8 @@ are ordered TP, CP, EP, DP, PP as in Megatron-LM), else the per-GPU inter-node n
 Software behaviour comes from the :class:`~gpuwise.planner.parallel.Engine` preset: which
 collectives overlap compute (the Megatron-LM presets charge every tensor-parallel collective
 on the critical path; ``modern`` presets hide each one under the GEMM Transformer Engine runs
-it with, :mod:`gpuwise.planner.tp_overlap`), sequence parallelism (and its backward
-re-gather), fused
+it with, :mod:`gpuwise.planner.tp_overlap`, and may overlap pipeline p2p and the distributed
+optimizer's parameter all-gather), sequence parallelism (and its backward re-gather), fused
 gradient accumulation, the flash-attention generation, the gradient precision.
 
 Rates come from :class:`~gpuwise.planner.efficiency.Hardware`: with a device profile, a
@@ -354,6 +354,13 @@ def step_time(
     )
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
     dp_exposed = np.maximum(0.0, dp_t - hidden)
+    if eng.overlap_param_gather:
+        # distributed optimizer (ZeRO-1): the updated parameters are all-gathered bucket by
+        # bucket under the next step's forward, not after the backward (Megatron-Core
+        # ``overlap_param_gather``: dispatched from the forward pre-hook)
+        ag = _gather(2.0 * p_stage, n_dp, dbw, dlat)
+        split = np.maximum(0.0, dp_t - ag - hidden) + np.maximum(0.0, ag - per_stage * fwd)
+        dp_exposed = np.where(c.zero == 1, split, dp_exposed)
     # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the

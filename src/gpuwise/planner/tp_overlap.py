@@ -97,7 +97,7 @@ def _block_gemms(
     """Per-block GEMM seconds keyed ``<block>_<side>_<pass>``: pass ``f`` forward, ``d`` dgrad,
     ``w`` wgrad, ``fc`` one forward chunk, ``dc`` one dgrad chunk (only what overlaps)."""
     t = c.tp.astype(float)
-    rs_chunks = t if eng.ub_rs_splits == 0 else np.full(len(c), float(eng.ub_rs_splits))
+    splits = dict(zip(("attn", "mlp"), eng.ub_rs_splits, strict=True))
     out: dict[str, np.ndarray] = {}
     for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
         sel = c.fp8 == prec_idx
@@ -114,7 +114,8 @@ def _block_gemms(
                 "w": hw.gemm_time(n, k, m, prec, q),
             }
             if eng.overlap_tp:
-                chunks = (t if role[1] == "col" else rs_chunks)[sel]
+                k_rs = splits[role[0]]
+                chunks = (t if role[1] == "col" or k_rs == 0 else np.full(len(c), k_rs))[sel]
                 parts["fc"] = hw.gemm_time(m / chunks, n, k, prec, q)
                 parts["dc"] = hw.gemm_time(m / t[sel], k, n, prec, q)
             for p, v in parts.items():
@@ -140,16 +141,16 @@ def sp_block_comm(
     n = c.tp.astype(float)
     fwd = np.zeros(len(c))
     bwd = np.zeros(len(c))
-    for b, reserved in (("attn", eng.ub_rs_sms[0]), ("mlp", eng.ub_rs_sms[1])):
+    for b, splits, reserved in zip(("attn", "mlp"), eng.ub_rs_splits, eng.ub_rs_sms, strict=True):
         col_f, col_d, col_w = (g.get(f"{b}_col_{p}", zero) for p in "fdw")
         row_f, row_d = g.get(f"{b}_row_f", zero), g.get(f"{b}_row_d", zero)
         if eng.overlap_tp:
             ag = ring_exchange(g.get(f"{b}_col_fc", zero), coll["ag_in"], n) - col_f
             rs_chunk = g.get(f"{b}_row_fc", zero) * _sm_factor(hw, reserved)
-            if eng.ub_rs_splits == 0:
+            if splits == 0:
                 rs = ring_exchange(rs_chunk, coll["rs_out"], n) - row_f
             else:
-                rs = pipelined(rs_chunk, coll["rs_out"], eng.ub_rs_splits) - row_f
+                rs = pipelined(rs_chunk, coll["rs_out"], splits) - row_f
             fwd = fwd + np.where(n > 1, ag + rs, 0.0)
             bwd = bwd + np.where(
                 n > 1, ring_exchange(g.get(f"{b}_row_dc", zero), coll["ag_grad"], n) - row_d, 0.0
