@@ -95,10 +95,11 @@ ENGINES: dict[str, Engine] = {
         grad_buffer_scale=True,
     ),
     "modern": _MODERN,
-    # ... with ``overlap_p2p_comm`` (NeMo-Framework-Launcher 24.07 ``llama2_70b.yaml``:
-    # ``ub_tp_comm_overlap: false``, ``overlap_p2p_comm: true``)
-    "modern-p2p": replace(
-        _MODERN, name="modern-p2p", overlap_p2p=True, overlap_param_gather=True
+    # ... with ``overlap_p2p_comm`` and the parameter all-gather under the forward, without
+    # userbuffers (NeMo-Framework-Launcher ``llama2_70b.yaml``: ``ub_tp_comm_overlap: false``,
+    # ``overlap_p2p_comm: true``, ``overlap_param_sync: true``)
+    "modern-overlap": replace(
+        _MODERN, name="modern-overlap", overlap_p2p=True, overlap_param_gather=True
     ),
     # ... with userbuffers as Megatron-Bridge's H100 FP8 configs set them (``comm_overlap.py``
     # ``userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192``, ``..._h16384_tp8_cp2_...``:
