@@ -51,7 +51,8 @@ class Engine:
     fp8_gathers: bool = False
     # Transformer Engine's column-parallel backward collectives run asynchronously also without
     # userbuffers: the input re-gather under the dgrad GEMM, the input-gradient reduce-scatter
-    # under the wgrad GEMM (pytorch/module/layernorm_linear.py backward, planner.tp_overlap)
+    # under the wgrad GEMM (TransformerEngine@3ec87875 pytorch/module/layernorm_linear.py
+    # backward; planner.tp_overlap)
     tp_async_bwd: bool = False
     # userbuffers forward reduce-scatters (``proj_fprop``, ``fc2_fprop`` of the run's
     # TransformerLayerTPOverlapCfg): 0 = ``ring_exchange`` (TP chunks), k = ``pipeline`` with

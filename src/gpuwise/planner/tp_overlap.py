@@ -9,11 +9,12 @@ Each transformer block (attention, MLP) runs per micro-batch, with ``n`` = TP ra
   column-parallel dgrad GEMM, column-parallel weight-gradient (wgrad) GEMM on the re-gathered
   input, RS of the input gradient.
 
-Which collective hides behind which GEMM (NVIDIA/TransformerEngine@release_v1.x
-``pytorch/module/layernorm_linear.py`` / ``layernorm_mlp.py`` backward; the userbuffers methods
-per GEMM are NeMo's / Megatron-Bridge's ``TransformerLayerTPOverlapCfg``, NVIDIA-NeMo/
-Megatron-Bridge@0685ff5d ``src/megatron/bridge/training/comm_overlap.py``, and NeMo-Framework-
-Launcher ``launcher_scripts/conf/training/tp_overlap/ub_cfg_h100_*.yaml``):
+Which collective hides behind which GEMM (NVIDIA/TransformerEngine@3ec87875
+``transformer_engine/pytorch/module/layernorm_linear.py`` backward; userbuffers methods and their
+defaults in TE@fecb10bd ``pytorch/module/base.py`` ``initialize_ub``; the methods a run picks per
+GEMM are its ``TransformerLayerTPOverlapCfg``, NVIDIA-NeMo/Megatron-Bridge@0685ff5d
+``src/megatron/bridge/training/comm_overlap.py``, or NVIDIA/NeMo-Framework-Launcher
+``launcher_scripts/conf/training/tp_overlap/ub_cfg_h100_*.yaml``):
 
 - without userbuffers, Transformer Engine still launches the column-parallel backward
   collectives asynchronously: the input re-gather runs under the dgrad GEMM ("Overlap input AG
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.efficiency import Hardware, sm_count
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Engine
 
@@ -81,8 +82,6 @@ def pipelined(chunk: np.ndarray, comm: np.ndarray, splits: float) -> np.ndarray:
 def _sm_factor(hw: Hardware, reserved: int) -> float:
     """GEMM time factor when the GEMM leaves ``reserved`` SMs to communication kernels
     (``set_sm_margin``: cuBLAS is given ``sm_count - num_sm`` SMs)."""
-    from gpuwise.planner.efficiency import sm_count
-
     sms = sm_count(hw.acc)
     return 1.0 if sms is None or reserved <= 0 else sms / (sms - reserved)
 
@@ -117,7 +116,8 @@ def _block_gemms(
                 k_rs = splits[role[0]]
                 chunks = (t if role[1] == "col" or k_rs == 0 else np.full(len(c), k_rs))[sel]
                 parts["fc"] = hw.gemm_time(m / chunks, n, k, prec, q)
-                parts["dc"] = hw.gemm_time(m / t[sel], k, n, prec, q)
+                if role[1] == "row":
+                    parts["dc"] = hw.gemm_time(m / t[sel], k, n, prec, q)
             for p, v in parts.items():
                 out.setdefault(f"{key}_{p}", np.zeros(len(c)))[sel] += v
     return out
@@ -159,8 +159,8 @@ def sp_block_comm(
             fwd = fwd + coll["ag_in"] + coll["rs_out"]
             bwd = bwd + coll["ag_grad"]
         if eng.overlap_tp or eng.tp_async_bwd:
-            hidden_re = np.maximum(0.0, coll["ag_re"] - col_d)
-            bwd = bwd + hidden_re + np.maximum(0.0, coll["rs_grad"] - col_w)
+            exposed_re = np.maximum(0.0, coll["ag_re"] - col_d)
+            bwd = bwd + exposed_re + np.maximum(0.0, coll["rs_grad"] - col_w)
         else:
             bwd = bwd + coll["ag_re"] + coll["rs_grad"]
     return fwd, bwd
