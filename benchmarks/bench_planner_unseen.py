@@ -46,6 +46,12 @@ def engine_for(name: str) -> Engine:
     return ENGINES[name]
 
 
+def engine_family(name: str) -> str:
+    """The group a row's engine belongs to in the summary: the ``modern-*`` presets (the overlaps
+    each run's config turns on) are one Megatron-Core family."""
+    return "modern" if name.startswith("modern") else name
+
+
 def accelerator_for(name: str) -> Accelerator:
     """The catalog accelerator, or a documented variant of one (see :data:`VARIANTS`)."""
     if name in VARIANTS:
@@ -154,7 +160,8 @@ def compare(rows: list[dict[str, str]], what_ifs: tuple[str, ...] = ()) -> list[
 
 
 def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
-    """Median |error| overall and per GPU / precision / engine group, and the worst rows."""
+    """Median |error| overall and per GPU / precision / engine family group, and the worst
+    rows."""
 
     def stats(rs: list[dict[str, Any]]) -> dict[str, float]:
         ratios = [r["ratio"] for r in rs]
@@ -167,7 +174,7 @@ def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in results:
-        groups.setdefault(f"{r['gpu']} {r['precision']} {r['engine']}", []).append(r)
+        groups.setdefault(f"{r['gpu']} {r['precision']} {engine_family(r['engine'])}", []).append(r)
     by_worst = sorted(results, key=lambda r: -abs(r["ratio"] - 1.0))
     return {
         "all": stats(results),

@@ -9,7 +9,7 @@ precision) -- these are documented defaults of real engines, not fitted constant
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,7 +29,9 @@ class Engine:
     flash_attention: bool = True  # attention scores never materialized (Dao et al. 2022)
     sequence_parallel: bool = True  # Korthikanti et al. 2022 SP whenever TP > 1
     overlap_dp: bool = True  # gradient reduce-scatter/all-reduce overlaps backward
-    overlap_tp: bool = False  # TP collectives overlap GEMMs (TE userbuffers); off by default
+    # Transformer Engine userbuffers TP overlap (``tp_comm_overlap``): each TP collective runs
+    # under its own GEMM (planner.tp_overlap); off unless the run's config turns it on
+    overlap_tp: bool = False
     grad_bytes: int = 2  # bytes per gradient element kept and reduced (4 = fp32 main grads)
     fused_kernels: bool = True  # fused bias/dropout/add, fused softmax, fused norms
     # weight-gradient GEMMs accumulate straight into the fp32 main-grad buffer (Megatron-LM's
@@ -77,6 +79,31 @@ class Engine:
     # RMSNorm as separate eager fp32 ops (torchtitan's ``norm_type = "rmsnorm"``) instead of a
     # fused kernel (``time.EAGER_NORM_BYTES``); torch.compile fuses it again
     eager_rmsnorm: bool = False
+    # Transformer Engine's column-parallel backward collectives run asynchronously also without
+    # userbuffers: the input re-gather under the dgrad GEMM, the input-gradient reduce-scatter
+    # under the wgrad GEMM (TransformerEngine@3ec87875 pytorch/module/layernorm_linear.py
+    # backward; planner.tp_overlap)
+    tp_async_bwd: bool = False
+    # userbuffers forward reduce-scatters (``proj_fprop``, ``fc2_fprop`` of the run's
+    # TransformerLayerTPOverlapCfg): 0 = ``ring_exchange`` (TP chunks), k = ``pipeline`` with
+    # ``num_splits`` k; SMs their kernels take from the GEMM (``num_sm`` if ``set_sm_margin``)
+    ub_rs_splits: tuple[int, int] = (0, 0)
+    ub_rs_sms: tuple[int, int] = (1, 1)
+    # Megatron-Core ``overlap_p2p_comm``: in the interleaved schedule, pipeline sends/receives
+    # run asynchronously under the next model chunk's compute (``pp_post_forward`` /
+    # ``pp_pre_forward`` in ``pipeline_parallel/schedules.py``)
+    overlap_p2p: bool = False
+    # distributed optimizer's parameter all-gather under the next step's forward (Megatron-Core
+    # ``overlap_param_gather``; apex DistributedFusedAdam ``overlap_param_sync`` in NeMo 1.0)
+    overlap_param_gather: bool = False
+
+
+#: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
+#: gradient reduction, async column-parallel backward collectives; the ``modern-*`` presets add
+#: the overlaps a run's own config turns on.
+_MODERN = Engine(
+    "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True
+)
 
 
 ENGINES: dict[str, Engine] = {
@@ -110,8 +137,53 @@ ENGINES: dict[str, Engine] = {
         grad_buffer_scale=True,
         vocab_comm=True,
     ),
-    # Current Megatron-Core / torchtitan: flash attention, SP, overlapped grad reduction.
-    "modern": Engine("modern", True, True, True, False, 2, True, True, fp8_gathers=True),
+    "modern": _MODERN,
+    # ... with ``overlap_p2p_comm`` and the parameter all-gather under the forward, without
+    # userbuffers (NeMo-Framework-Launcher ``llama2_70b.yaml``: ``ub_tp_comm_overlap: false``,
+    # ``overlap_p2p_comm: true``, ``overlap_param_sync: true``)
+    "modern-overlap": replace(
+        _MODERN, name="modern-overlap", overlap_p2p=True, overlap_param_gather=True
+    ),
+    # ... with userbuffers as Megatron-Bridge's H100 FP8 configs set them (``comm_overlap.py``
+    # ``userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192``, ``..._h16384_tp8_cp2_...``:
+    # ring-exchange reduce-scatters on 1 SM) and overlap_p2p_comm (on for PP > 1, VP > 1)
+    "modern-ub": replace(
+        _MODERN, name="modern-ub", overlap_tp=True, overlap_p2p=True, overlap_param_gather=True
+    ),
+    # ... with NeMo-Framework-Launcher's ``ub_cfg_h100_h8192_tp4_mbs1_seqlen{4096,8192}``
+    # (Llama 70B, TP 4): pipelined reduce-scatters, 4 splits, on 24 (proj) / 16 (FC2) SMs
+    "modern-ub-h8192-tp4": replace(
+        _MODERN,
+        name="modern-ub-h8192-tp4",
+        overlap_tp=True,
+        overlap_p2p=True,
+        overlap_param_gather=True,
+        ub_rs_splits=(4, 4),
+        ub_rs_sms=(24, 16),
+    ),
+    # ... with ``ub_cfg_h100_{bf16,fp8}_h16384_tp8_cp2_mbs1_seqlen8192`` (Llama 3.1 405B, TP 8):
+    # pipelined reduce-scatters, 4 splits, on 24 (proj) / 8 (FC2) SMs
+    "modern-ub-h16384-tp8": replace(
+        _MODERN,
+        name="modern-ub-h16384-tp8",
+        overlap_tp=True,
+        overlap_p2p=True,
+        overlap_param_gather=True,
+        ub_rs_splits=(4, 4),
+        ub_rs_sms=(24, 8),
+    ),
+    # ... with userbuffers on Transformer Engine's defaults (no ub config given: NeMo-Framework-
+    # Launcher ``gpt3/175b.yaml``; TE ``initialize_ub``: pipelined reduce-scatters, 4 splits,
+    # 16 SMs, no SM margin)
+    "modern-ub-te-default": replace(
+        _MODERN,
+        name="modern-ub-te-default",
+        overlap_tp=True,
+        overlap_p2p=True,
+        overlap_param_gather=True,
+        ub_rs_splits=(4, 4),
+        ub_rs_sms=(0, 0),
+    ),
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),

@@ -16,7 +16,9 @@ are ordered TP, CP, EP, DP, PP as in Megatron-LM), else the per-GPU inter-node n
 
 Software behaviour comes from the :class:`~gpuwise.planner.parallel.Engine` preset: which
 collectives overlap compute (the Megatron-LM presets charge every tensor-parallel collective
-on the critical path), sequence parallelism (and its backward re-gather), fused
+on the critical path; ``modern`` presets hide each one under the GEMM Transformer Engine runs
+it with, :mod:`gpuwise.planner.tp_overlap`, and may overlap pipeline p2p and the distributed
+optimizer's parameter all-gather), sequence parallelism (and its backward re-gather), fused
 gradient accumulation, the flash-attention generation, the gradient precision.
 
 Rates come from :class:`~gpuwise.planner.efficiency.Hardware`: with a device profile, a
@@ -37,6 +39,7 @@ from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_recompute_time
+from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
 #: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
@@ -261,12 +264,12 @@ def _layer_times(
     # inputs of the two column-parallel GEMMs once more for their weight gradients -- they
     # are not kept (Korthikanti et al. 2022 sec. 4.2.2): 6 gather-sized ops backward, not 4.
     bw, lat = _link(hw, setup, c.tp)
-    tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
-    comm_f = 2.0 * tp_one
     # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
-    tp_gathers_f = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else comm_f
-    redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
-    comm_b = 2.0 * tp_one + redo
+    if eng.sequence_parallel:
+        tp_gathers_f = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat)
+    else:
+        tp_gathers_f = 2.0 * _allreduce(2.0 * h * tok, c.tp, bw, lat)
+    fp8_gather_saving = np.zeros(len(c))
     if eng.sequence_parallel and eng.fp8_gathers:
         # FP8 gathers carry 1-byte tensors: Transformer Engine all-gathers the FP8 norm output
         # for the column-parallel GEMMs (forward and the backward re-gather) and casts the output
@@ -274,8 +277,18 @@ def _layer_times(
         # efficient gather"; NVIDIA/TransformerEngine@0004dbd0 pytorch/module/
         # layernorm_linear.py, base.py ``grad_output_preprocess``).  Reduce-scatters stay 16-bit.
         fp8_gather_saving = np.where(c.fp8 == 1, _gather_bytes_time(h * tok, c.tp, bw), 0.0)
-        comm_f = comm_f - 2.0 * fp8_gather_saving
-        comm_b = comm_b - 4.0 * fp8_gather_saving
+    if eng.sequence_parallel and (eng.overlap_tp or eng.tp_async_bwd):
+        # each collective charged against the GEMM Transformer Engine runs it under
+        gather = _gather(2.0 * h * tok, c.tp, bw, lat)
+        gemms = _gemms(model, moe, c, tok)
+        ag8 = gather - fp8_gather_saving
+        coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
+        comm_f, comm_b = sp_block_comm(hw, eng, c, gemms, gemm_roles(model, moe), coll)
+    else:
+        tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
+        comm_f = 2.0 * tp_one - 2.0 * fp8_gather_saving
+        redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
+        comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
     if moe:
         ebw, elat = _link(hw, setup, c.tp * c.cp * c.ep)
         a2a = np.where(
@@ -289,9 +302,6 @@ def _layer_times(
     cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
     comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
     comm_b = comm_b + np.maximum(0.0, 2.0 * cp_comm - attn_b)
-    if eng.overlap_tp:
-        comm_f = np.maximum(0.0, comm_f - gemm_f)
-        comm_b = np.maximum(0.0, comm_b - gemm_b)
     return {
         "gemm_f": gemm_f,
         "gemm_b": gemm_b,
@@ -351,6 +361,12 @@ def step_time(
     if not eng.sequence_parallel:
         hop = hop + _gather(act, c.tp, *_link(hw, setup, c.tp))
     p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
+    if eng.overlap_p2p:
+        # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
+        # backward of another model chunk, a backward one under the next chunk's forward
+        hidden = np.maximum(0.0, hop - per_stage / c.vpp * bwd)
+        hidden = hidden + np.maximum(0.0, hop - per_stage / c.vpp * fwd)
+        p2p = np.where(c.vpp > 1, np.where(c.pp > 1, c.vpp * hidden, 0.0), p2p)
     # weight gradients are accumulated into the gradient buffer every micro-batch: read the
     # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
     # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
@@ -391,6 +407,13 @@ def step_time(
     )
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
     dp_exposed = np.maximum(0.0, dp_t - hidden)
+    if eng.overlap_param_gather:
+        # distributed optimizer (ZeRO-1): the updated parameters are all-gathered bucket by
+        # bucket under the next step's forward, not after the backward (Megatron-Core
+        # ``overlap_param_gather``: dispatched from the forward pre-hook)
+        ag = _gather(2.0 * p_stage, n_dp, dbw, dlat)
+        split = np.maximum(0.0, dp_t - ag - hidden) + np.maximum(0.0, ag - per_stage * fwd)
+        dp_exposed = np.where(c.zero == 1, split, dp_exposed)
     # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the
