@@ -395,12 +395,17 @@ def step_time(
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the
     # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
+    # With ``main_grad_copy`` the 16-bit gradients are first copied to fp32 (read + write), and
+    # the clipping norm, AdamW and the unscale pass read that 4-byte copy.
     p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
-    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
+    g_opt = 4.0 if eng.main_grad_copy else float(eng.grad_bytes)
+    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 2.0 * g_opt + eng.grad_bytes))
+    if eng.main_grad_copy:
+        opt = opt + hw.stream_time(p_local * (eng.grad_bytes + 4.0))  # ``.float()`` copy
     if eng.grad_buffer_scale:
         opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
     if eng.fp16_loss_scaling:
-        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_local)  # unscale + inf/nan check
+        opt = opt + hw.stream_time(2.0 * g_opt * p_local)  # unscale + inf/nan check
     # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
