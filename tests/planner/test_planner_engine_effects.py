@@ -182,10 +182,27 @@ def test_megatron_2021_torch_ddp_overlaps_its_all_reduce_and_skips_the_scaling_p
     local, torch_ddp = ENGINES["megatron-2021"], ENGINES["megatron-2021-torch-ddp"]
     assert torch_ddp.overlap_dp and not local.overlap_dp
     assert local.grad_buffer_scale and not torch_ddp.grad_buffer_scale
-    assert replace(torch_ddp, name=local.name, overlap_dp=False, grad_buffer_scale=True) == local
+    same = {"name": local.name, "grad_hook_add": True, "grad_buffer_scale": True}
+    assert replace(torch_ddp, overlap_dp=False, **same) == local
     kw: dict[str, Any] = {"seq": 2048, "global_batch": 512, "gpus": 32, "tp": 1, "pp": 1}
     kw.update(micro_batch=16, recompute="full")
     m = get_model("gpt-22b")
     r_local: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=local, **kw)
     r_torch: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=torch_ddp, **kw)
     assert r_local["time_s"]["dp_exposed"] > 0.0 == r_torch["time_s"]["dp_exposed"]
+
+
+def test_megatron_local_ddp_hook_reads_the_new_gradient_every_micro_batch() -> None:
+    """Megatron-LM's local DDP adds every parameter's fresh 16-bit gradient into its buffer
+    from a hook, each micro-batch: 2 B read on top of the buffer's read + write."""
+    eng = ENGINES["megatron-2021"]
+    assert eng.grad_hook_add and not ENGINES["megatron-2021-torch-ddp"].grad_hook_add
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 16, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="full")
+    m = get_model("gpt-22b")
+    on: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=eng, **_with(kw))
+    off_eng = replace(eng, grad_hook_add=False)
+    off: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=off_eng, **_with(kw))
+    added = on["time_s"]["step"] - off["time_s"]["step"]
+    # 4 micro-batches x 2 B per local parameter (TP 8)
+    assert added == pytest.approx(4 * 2 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)

@@ -47,6 +47,13 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # Megatron-LM's local DDP (contiguous buffers, the default from 2021) accumulates weight
+    # gradients that are not fused into the wgrad GEMM through a hook on every parameter, every
+    # micro-batch: ``param.main_grad.add_(param.grad.data)``, then ``param.grad = None``
+    # (``megatron/model/distributed.py`` ``_make_param_hook``).  The add reads the new 16-bit
+    # gradient as well as reading and writing the buffer: 2 + 2 x ``grad_bytes`` per element,
+    # where the generic unfused charge is 2 x ``grad_bytes``.
+    grad_hook_add: bool = False
     # FP8 runs gather FP8 (1-byte) tensors for sequence parallelism: Transformer Engine, which
     # runs Megatron-Core's FP8 layers, all-gathers the FP8 norm output and the FP8 output
     # gradient (pytorch/module/layernorm_linear.py, base.py ``grad_output_preprocess``)
@@ -91,12 +98,13 @@ class Engine:
 #: examples/sc21/, "use commit 6985e589"): no flash attention, no SP, fused kernels, fp16 with a
 #: static loss scale (CONFIG.sh ``--fp16 --loss-scale 8192``) and no
 #: ``--accumulate-allreduce-grads-in-fp32``, so the model gradients are fp16 (2 bytes): the
-#: local DDP's gradient buffer takes the parameter dtype unless that flag is set
-#: (``megatron/model/distributed.py`` ``_get_buffer_type``; without contiguous buffers it
-#: all-reduces the fp16 ``param.grad`` themselves) and the fp16 optimizer copies them to fp32
-#: main gradients (``main_grad_copy``).  ``--DDP-impl local`` (run_table_1.sh's 39B-1T rows)
-#: all-reduces after the backward pass (``train_step`` -> ``model.allreduce_gradients()``),
-#: dividing the gradients by the data-parallel size first.
+#: local DDP's contiguous gradient buffer (on unless ``--no-contiguous-buffers-in-local-ddp``,
+#: megatron/arguments.py at 6fd0b406, a commit that carries examples/sc21) takes the parameter
+#: dtype unless that flag is set (``megatron/model/distributed.py`` ``_get_buffer_type``), and
+#: the fp16 optimizer copies the gradients to fp32 main gradients (``main_grad_copy``).
+#: ``--DDP-impl local`` (run_table_1.sh's 39B-1T rows) fills the buffer from per-parameter
+#: hooks (``grad_hook_add``) and all-reduces it after the backward pass (``train_step`` ->
+#: ``model.allreduce_gradients()``), dividing it by the data-parallel size first.
 _MEGATRON_2021 = Engine(
     "megatron-2021",
     False,
@@ -109,6 +117,7 @@ _MEGATRON_2021 = Engine(
     fp16_loss_scaling=True,
     vocab_comm=True,
     main_grad_copy=True,
+    grad_hook_add=True,
 )
 
 ENGINES: dict[str, Engine] = {
@@ -117,9 +126,14 @@ ENGINES: dict[str, Engine] = {
     # DistributedDataParallel all-reduces the fp16 gradients in buckets from autograd hooks as
     # the last micro-batch's backward produces them (Megatron-LM runs the other micro-batches
     # under ``model.no_sync()``, ``forward_backward_no_pipelining``), and folds the division by
-    # the data-parallel size into its bucket copy: no separate scaling pass
+    # the data-parallel size into its bucket copy: no separate scaling pass.  The other
+    # micro-batches' gradients accumulate in ``param.grad`` through autograd (no hook).
     "megatron-2021-torch-ddp": replace(
-        _MEGATRON_2021, name="megatron-2021-torch-ddp", overlap_dp=True, grad_buffer_scale=False
+        _MEGATRON_2021,
+        name="megatron-2021-torch-ddp",
+        overlap_dp=True,
+        grad_buffer_scale=False,
+        grad_hook_add=False,
     ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
     # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).

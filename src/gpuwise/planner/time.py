@@ -359,7 +359,8 @@ def step_time(
     sp = stage_params(model, c)
     p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
     p_acc = np.where(c.zero >= 2, p_stage / n_dp, p_stage)
-    grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(2.0 * eng.grad_bytes * p_acc)
+    acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
+    grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
