@@ -23,7 +23,7 @@ MICRO_BATCH, SEQ = 2, 128
 
 CASES = [
     # Megatron GPT shape (Narayanan/Korthikanti): GeLU, biases, LayerNorm, learned positions,
-    # tied embeddings, dropout; no flash attention, fp32 main grads (18 B/param).
+    # tied embeddings, dropout; no flash attention, fp16 model grads (16 B/param).
     ("megatron-gpt", ModelConfig(name="gpt-mini", layers=2, hidden=128, heads=4, vocab=512,
                                  ffn_type="gelu", tied_embeddings=True, learned_pos_emb=True,
                                  bias=True, norm="layernorm", dropout=True, seq_len=SEQ),

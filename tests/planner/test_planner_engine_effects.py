@@ -153,3 +153,56 @@ def test_vocab_parallel_collectives_run_once_per_micro_batch_on_the_last_stage()
     flat = _step(MEGATRON, pp=1, gpus=8)
     expected = 64 * (4 * gather + reduce + loss)
     assert flat["time_s"]["vocab_comm"] == pytest.approx(expected, rel=0.01)
+
+
+def test_fp16_model_grads_are_copied_to_fp32_main_grads_for_the_optimizer() -> None:
+    """megatron-2021 keeps fp16 model gradients (the SC21 scripts set no
+    ``--accumulate-allreduce-grads-in-fp32``); the fp16 optimizer copies them to fp32 (2 B read
+    + 4 B written) and its unscale (2 x), clipping-norm and Adam reads then touch 4 B, not 2 B:
+    6 + 4 + 2 + 2 = 14 B more per local parameter per step, all in the optimizer."""
+    eng = ENGINES["megatron-2021"]
+    assert eng.grad_bytes == 2 and eng.main_grad_copy
+    assert ENGINES["megatron-2021-torch-ddp"].main_grad_copy
+    assert not MEGATRON.main_grad_copy  # 2022: fp32 gradient buffer, ``.float()`` is a no-op
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="full")
+    m = get_model("gpt-22b")
+    on: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=eng, **_with(kw))
+    off_eng = replace(eng, main_grad_copy=False)
+    off: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=off_eng, **_with(kw))
+    added = on["time_s"]["optimizer"] - off["time_s"]["optimizer"]
+    assert added == pytest.approx(14 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(on["time_s"]["step"] - off["time_s"]["step"], rel=1e-9)
+
+
+def test_megatron_2021_torch_ddp_overlaps_its_all_reduce_and_skips_the_scaling_pass() -> None:
+    """``--DDP-impl torch``: PyTorch DDP all-reduces gradient buckets during the backward pass
+    and divides inside its bucket copy; ``--DDP-impl local`` all-reduces after the backward
+    pass, after a separate ``/= dp`` pass over the gradients."""
+    local, torch_ddp = ENGINES["megatron-2021"], ENGINES["megatron-2021-torch-ddp"]
+    assert torch_ddp.overlap_dp and not local.overlap_dp
+    assert local.grad_buffer_scale and not torch_ddp.grad_buffer_scale
+    same = {"name": local.name, "grad_hook_add": True, "grad_buffer_scale": True}
+    assert replace(torch_ddp, overlap_dp=False, **same) == local
+    kw: dict[str, Any] = {"seq": 2048, "global_batch": 512, "gpus": 32, "tp": 1, "pp": 1}
+    kw.update(micro_batch=16, recompute="full")
+    m = get_model("gpt-22b")
+    r_local: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=local, **kw)
+    r_torch: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=torch_ddp, **kw)
+    assert r_local["time_s"]["dp_exposed"] > 0.0 == r_torch["time_s"]["dp_exposed"]
+
+
+def test_megatron_local_ddp_hook_reads_the_new_gradient_every_micro_batch() -> None:
+    """Megatron-LM's local DDP adds every parameter's fresh 16-bit gradient into its buffer
+    from a hook, each micro-batch: 2 B read on top of the buffer's read + write."""
+    eng = ENGINES["megatron-2021"]
+    assert eng.grad_hook_add and not ENGINES["megatron-2021-torch-ddp"].grad_hook_add
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 16, "gpus": 8, "micro_batch": 4}
+    kw.update(recompute="full")
+    m = get_model("gpt-22b")
+    on: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=eng, **_with(kw))
+    off_eng = replace(eng, grad_hook_add=False)
+    off: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=off_eng, **_with(kw))
+    added = on["time_s"]["step"] - off["time_s"]["step"]
+    # 4 micro-batches x 2 B per local parameter (TP 8)
+    assert added == pytest.approx(4 * 2 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)

@@ -49,6 +49,13 @@ class Engine:
     # local``): one more read + write of every local gradient.  Megatron-Core skips the
     # scaling when its factor is 1 and folds it into the collective otherwise.
     grad_buffer_scale: bool = False
+    # Megatron-LM's local DDP (contiguous buffers, the default from 2021) accumulates weight
+    # gradients that are not fused into the wgrad GEMM through a hook on every parameter, every
+    # micro-batch: ``param.main_grad.add_(param.grad.data)``, then ``param.grad = None``
+    # (``megatron/model/distributed.py`` ``_make_param_hook``).  The add reads the new 16-bit
+    # gradient as well as reading and writing the buffer: 2 + 2 x ``grad_bytes`` per element,
+    # where the generic unfused charge is 2 x ``grad_bytes``.
+    grad_hook_add: bool = False
     # FP8 runs gather FP8 (1-byte) tensors for sequence parallelism: Transformer Engine, which
     # runs Megatron-Core's FP8 layers, all-gathers the FP8 norm output and the FP8 output
     # gradient (pytorch/module/layernorm_linear.py, base.py ``grad_output_preprocess``)
@@ -60,6 +67,14 @@ class Engine:
     # unscale_``, run whenever a grad scaler exists, i.e. for every ``--fp16`` run).  bf16 runs
     # have no scaler and skip it.
     fp16_loss_scaling: bool = False
+    # the optimizer works on fp32 copies of 16-bit model gradients: Megatron-LM's fp16 optimizer
+    # (``Float16OptimizerWithFloat16Params._copy_model_grads_to_main_grads``:
+    # ``main_param.grad = model_param.main_grad.float()``, or ``model_param.grad.float()``)
+    # reads every ``grad_bytes`` model gradient and writes a 4-byte one once per step; the
+    # unscale, clipping-norm and Adam passes then read the 4-byte copy.  Only where the model
+    # gradients are 16-bit (no ``--accumulate-allreduce-grads-in-fp32``, which makes the
+    # copy's source fp32 and the planner's ``grad_bytes`` 4 already)
+    main_grad_copy: bool = False
     # the tensor-parallel collectives of the vocab-parallel embedding, output layer and loss
     # run on the critical path in Megatron-LM 2021-2022's form (``time._vocab_comm``): the
     # embedding all-reduces its output even under sequence parallelism and then splits it
@@ -106,22 +121,46 @@ _MODERN = Engine(
 )
 
 
+#: Megatron-LM as used by Narayanan et al. 2021 (the paper's scripts, NVIDIA/Megatron-LM
+#: examples/sc21/, "use commit 6985e589"): no flash attention, no SP, fused kernels, fp16 with a
+#: static loss scale (CONFIG.sh ``--fp16 --loss-scale 8192``) and no
+#: ``--accumulate-allreduce-grads-in-fp32``, so the model gradients are fp16 (2 bytes): the
+#: local DDP's contiguous gradient buffer (on unless ``--no-contiguous-buffers-in-local-ddp``,
+#: megatron/arguments.py at 6fd0b406, a commit that carries examples/sc21) takes the parameter
+#: dtype unless that flag is set (``megatron/model/distributed.py`` ``_get_buffer_type``), and
+#: the fp16 optimizer copies the gradients to fp32 main gradients (``main_grad_copy``).
+#: ``--DDP-impl local`` (run_table_1.sh's 39B-1T rows) fills the buffer from per-parameter
+#: hooks (``grad_hook_add``) and all-reduces it after the backward pass (``train_step`` ->
+#: ``model.allreduce_gradients()``), dividing it by the data-parallel size first.
+_MEGATRON_2021 = Engine(
+    "megatron-2021",
+    False,
+    False,
+    False,
+    False,
+    2,
+    True,
+    grad_buffer_scale=True,
+    fp16_loss_scaling=True,
+    vocab_comm=True,
+    main_grad_copy=True,
+    grad_hook_add=True,
+)
+
 ENGINES: dict[str, Engine] = {
-    # Megatron-LM as used by Narayanan et al. 2021: no flash attention, no SP, fp32 main grads
-    # all-reduced after the backward pass (no overlap), fused kernels.
-    # Its runs were fp16 with a static loss scale (the paper's scripts,
-    # examples/academic_paper_scripts/sc21/CONFIG.sh: ``--fp16 --loss-scale 8192``).
-    "megatron-2021": Engine(
-        "megatron-2021",
-        False,
-        False,
-        False,
-        False,
-        4,
-        True,
-        grad_buffer_scale=True,
-        fp16_loss_scaling=True,
-        vocab_comm=True,
+    "megatron-2021": _MEGATRON_2021,
+    # the same with ``--DDP-impl torch`` (run_table_1.sh's 1.7B-18B rows): PyTorch
+    # DistributedDataParallel all-reduces the fp16 gradients in buckets from autograd hooks as
+    # the last micro-batch's backward produces them (Megatron-LM runs the other micro-batches
+    # under ``model.no_sync()``, ``forward_backward_no_pipelining``), and folds the division by
+    # the data-parallel size into its bucket copy: no separate scaling pass.  The other
+    # micro-batches' gradients accumulate in ``param.grad`` through autograd (no hook).
+    "megatron-2021-torch-ddp": replace(
+        _MEGATRON_2021,
+        name="megatron-2021-torch-ddp",
+        overlap_dp=True,
+        grad_buffer_scale=False,
+        grad_hook_add=False,
     ),
     # Megatron-LM as used by Korthikanti et al. 2022: adds sequence parallelism; weight
     # gradients accumulate inside the wgrad GEMM (LinearWithGradAccumulationAndAsyncCommunication).

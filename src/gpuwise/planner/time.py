@@ -375,7 +375,8 @@ def step_time(
     sp = stage_params(model, c)
     p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
     p_acc = np.where(c.zero >= 2, p_stage / n_dp, p_stage)
-    grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(2.0 * eng.grad_bytes * p_acc)
+    acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
+    grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
@@ -418,12 +419,17 @@ def step_time(
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the
     # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
+    # With ``main_grad_copy`` the 16-bit gradients are first copied to fp32 (read + write), and
+    # the clipping norm, AdamW and the unscale pass read that 4-byte copy.
     p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
-    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 3.0 * eng.grad_bytes))
+    g_opt = 4.0 if eng.main_grad_copy else float(eng.grad_bytes)
+    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 2.0 * g_opt + eng.grad_bytes))
+    if eng.main_grad_copy:
+        opt = opt + hw.stream_time(p_local * (eng.grad_bytes + 4.0))  # ``.float()`` copy
     if eng.grad_buffer_scale:
         opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
     if eng.fp16_loss_scaling:
-        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_local)  # unscale + inf/nan check
+        opt = opt + hw.stream_time(2.0 * g_opt * p_local)  # unscale + inf/nan check
     # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
