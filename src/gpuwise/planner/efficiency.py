@@ -19,7 +19,11 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    tensor FLOP/s a chip packs per watt -- 1.41 TFLOP/s/W on H100 SXM versus 0.78 on A100 --
    the further the clock must drop, so :func:`sustained_clock_ratio` interpolates between
    those measured anchors by FLOP/s per watt.  Net: A100 sustains 79.5 % of peak in GEMMs,
-   H100 68 %: a 15 % handicap for H100 before anything else.  FP8 GEMMs have their own,
+   H100 68 %: a 15 % handicap for H100 before anything else.  A chip held below its own design
+   limit (``Accelerator.power_limit_w``) keeps its boost clocks and walks further down its
+   voltage curve: :func:`power_cap_ratio` applies the drop measured on one die (DGX H100 at
+   400 and 450 W in NVIDIA's MLPerf MaxQ runs: 0.77x and 0.82x), so an H100 at 500 W
+   sustains 0.86x its 700 W clock.  FP8 GEMMs have their own,
    lower, measured ceiling (H100 70.9 % of the FP8 peak against 80.3 % of the BF16 one in the
    same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.
 2. *Machine balance.*  Peak FLOP/s per byte/s of HBM is 153 on A100-80GB and 295 on H100 SXM:
@@ -64,7 +68,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -93,9 +97,22 @@ _ELEM_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp32": 4.0, "int8": 1.0}
 
 
 @cache
-def _table() -> dict[str, dict[str, float]]:
+def _raw() -> dict[str, Any]:
     text = resources.files("gpuwise.planner").joinpath("efficiency.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw: dict[str, Any] = yaml.safe_load(text)
+    return raw
+
+
+@cache
+def _cap_anchors() -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``power_cap_anchors`` as (cap / TDP, clock ratio) columns, ascending in cap."""
+    points = sorted((float(x), float(y)) for x, y in _raw()["power_cap_anchors"])
+    return tuple(x for x, _ in points), tuple(y for _, y in points)
+
+
+@cache
+def _table() -> dict[str, dict[str, float]]:
+    raw = _raw()
     (x0, y0), (x1, y1) = raw["sustain_anchors"]
     lo, hi = raw["sustain_clamp"]
     return {
@@ -120,17 +137,33 @@ def burst_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
     return bf16
 
 
+def power_cap_ratio(acc: Accelerator) -> float:
+    """Sustained GEMM clock of ``acc`` held at ``power_limit_w`` / the same chip at its design
+    TDP: 1.0 without a cap, else piecewise linear in cap / TDP through the measured same-die
+    points of ``efficiency.yaml`` ``power_cap_anchors`` (the lowest segment extended below)."""
+    if acc.power_limit_w is None or acc.power_limit_w >= acc.tdp_w:
+        return 1.0
+    xs, ys = _cap_anchors()
+    frac = acc.power_limit_w / acc.tdp_w
+    if frac >= xs[0]:
+        return float(np.interp(frac, xs, ys))
+    slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
+    return max(0.0, ys[0] + slope * (frac - xs[0]))
+
+
 def sustained_clock_ratio(acc: Accelerator) -> float:
     """Sustained / burst clock under a saturating GEMM, from the chip's FLOP/s per watt.
 
     Linear between measured anchors (A100's power-limited HPL clock, H200's MSMF/MAMF), clamped
-    (see ``efficiency.yaml``): the more tensor FLOP/s a chip packs per watt of TDP, the further
-    its clock must drop to stay inside the power limit.
+    (see ``efficiency.yaml``): the more tensor FLOP/s a chip packs per watt of its design TDP,
+    the further its clock must drop to stay inside the power limit.  A chip held below its
+    design limit (``power_limit_w``) drops further by :func:`power_cap_ratio`.
     """
     s = _table()["sustain"]
     density = acc.dense_bf16_tflops / acc.tdp_w
     slope = (s["y1"] - s["y0"]) / (s["x1"] - s["x0"])
-    return float(min(s["hi"], max(s["lo"], s["y0"] + slope * (density - s["x0"]))))
+    design = min(s["hi"], max(s["lo"], s["y0"] + slope * (density - s["x0"])))
+    return float(design * power_cap_ratio(acc))
 
 
 def large_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
