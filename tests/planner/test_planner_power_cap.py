@@ -4,6 +4,8 @@ the sustained GEMM clock follows the measured same-die cap points of ``efficienc
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from pydantic import ValidationError
 
@@ -12,6 +14,7 @@ from gpuwise.catalog import Accelerator, get_accelerator, load_catalog
 from gpuwise.planner.efficiency import power_cap_ratio, sustained_clock_ratio
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
+from tests.conftest import CliResult
 
 
 def _capped(name: str, watts: float) -> Accelerator:
@@ -70,3 +73,15 @@ def test_capped_plan_is_slower_and_its_energy_uses_the_cap() -> None:
 def test_grand_teton_variant_is_a_cap_not_a_new_design() -> None:
     acc = accelerator_for("H100-SXM-96GB-500W")
     assert acc.tdp_w == 700.0 and acc.power_limit_w == 500.0
+
+
+def test_plan_train_power_limit_flag(cli: Callable[..., CliResult]) -> None:
+    args = ("plan", "train", "--model", "llama-3-8b", "--gpus", "8xH100", "--global-batch", "16",
+            "--precision", "bf16", "--top", "1", "--json")
+    full, capped = cli(*args), cli(*args, "--power-limit", "500")
+    assert full.code == 0 and capped.code == 0, capped.err
+    speed = [r.json()["best"]["tokens_per_s_per_gpu"] for r in (full, capped)]
+    assert speed[1] < speed[0]
+    over = cli(*args, "--power-limit", "800")
+    assert over.code == 2 and "design TDP 700" in over.err
+    assert over.err.strip().count("\n") == 0
