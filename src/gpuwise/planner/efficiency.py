@@ -19,13 +19,14 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    tensor FLOP/s a chip packs per watt -- 1.41 TFLOP/s/W on H100 SXM versus 0.78 on A100 --
    the further the clock must drop, so :func:`sustained_clock_ratio` interpolates between
    those measured anchors by FLOP/s per watt.  Net: A100 sustains 79.5 % of peak in GEMMs,
-   H100 68 %: a 15 % handicap for H100 before anything else.  A chip held below its own design
-   limit (``Accelerator.power_limit_w``) keeps its boost clocks and walks further down its
-   voltage curve: :func:`power_cap_ratio` applies the drop measured on one die (DGX H100 at
-   400 and 450 W in NVIDIA's MLPerf MaxQ runs: 0.77x and 0.82x), so an H100 at 500 W
-   sustains 0.86x its 700 W clock.  FP8 GEMMs have their own,
+   H100 68 %: a 15 % handicap for H100 before anything else.  FP8 GEMMs have their own,
    lower, measured ceiling (H100 70.9 % of the FP8 peak against 80.3 % of the BF16 one in the
-   same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.
+   same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.  A chip
+   held below its own design limit (``Accelerator.power_limit_w``) keeps its boost clocks and
+   walks further down its voltage curve: :func:`power_cap_ratio` applies the drop measured on
+   one die (DGX H100 at 350, 400 and 450 W in NVIDIA's MLPerf MaxQ runs: 0.74x, 0.77x and
+   0.82x its 700 W throughput, clock ~ cap^0.46): an H100 at 500 W sustains 0.86x its 700 W
+   clock (0.73 of burst), below the 0.84 the per-watt interpolation gives a 500 W design.
 2. *Machine balance.*  Peak FLOP/s per byte/s of HBM is 153 on A100-80GB and 295 on H100 SXM:
    compute grew 3.2x but bandwidth only 1.6x (and NVLink 1.5x).  Time spent in memory-bound
    kernels and collectives therefore shrinks much less than GEMM time, so the same model on
@@ -65,6 +66,7 @@ Functions here accept numpy arrays for the GEMM dimensions so the search can vec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
@@ -104,10 +106,13 @@ def _raw() -> dict[str, Any]:
 
 
 @cache
-def _cap_anchors() -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """``power_cap_anchors`` as (cap / TDP, clock ratio) columns, ascending in cap."""
-    points = sorted((float(x), float(y)) for x, y in _raw()["power_cap_anchors"])
-    return tuple(x for x, _ in points), tuple(y for _, y in points)
+def _cap_exponent() -> float:
+    """Exponent b of ``clock ratio = (cap / TDP) ** b``: least-squares slope through the origin
+    of log(throughput ratio) on log(cap / TDP) over ``power_cap_measurements``."""
+    rows = [(cap / tdp, at_cap / at_tdp) for cap, tdp, at_cap, at_tdp in
+            _raw()["power_cap_measurements"]]
+    num = sum(math.log(c) * math.log(r) for c, r in rows)
+    return num / sum(math.log(c) ** 2 for c, _ in rows)
 
 
 @cache
@@ -139,16 +144,11 @@ def burst_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
 
 def power_cap_ratio(acc: Accelerator) -> float:
     """Sustained GEMM clock of ``acc`` held at ``power_limit_w`` / the same chip at its design
-    TDP: 1.0 without a cap, else piecewise linear in cap / TDP through the measured same-die
-    points of ``efficiency.yaml`` ``power_cap_anchors`` (the lowest segment extended below)."""
+    TDP: 1.0 without a cap, else ``(cap / TDP) ** b`` with ``b`` from the measured same-die
+    cap runs of ``efficiency.yaml`` ``power_cap_measurements`` (:func:`_cap_exponent`)."""
     if acc.power_limit_w is None or acc.power_limit_w >= acc.tdp_w:
         return 1.0
-    xs, ys = _cap_anchors()
-    frac = acc.power_limit_w / acc.tdp_w
-    if frac >= xs[0]:
-        return float(np.interp(frac, xs, ys))
-    slope = (ys[1] - ys[0]) / (xs[1] - xs[0])
-    return max(0.0, ys[0] + slope * (frac - xs[0]))
+    return float((acc.power_limit_w / acc.tdp_w) ** _cap_exponent())
 
 
 def sustained_clock_ratio(acc: Accelerator) -> float:
