@@ -31,9 +31,12 @@ CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "unse
 #: Hardware the sources name that the catalog does not hold, as the catalog chip with the
 #: source's own figures substituted.  torchtitan's H100 benchmarks (benchmarks/
 #: llama3_h100_202412_torchtitan.md): "96GB HBM2e with 2.4 TB/sec peak memory bandwidth",
-#: "the default 500W power limit".
+#: "the default 500W power limit" -- an H100 SXM (700 W design) held at 500 W, so the cap is
+#: ``power_limit_w``, not a lower design TDP.
 VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
-    "H100-SXM-96GB-500W": ("H100-SXM", {"memory_gib": 96.0, "mem_bw_gbs": 2400.0, "tdp_w": 500.0}),
+    "H100-SXM-96GB-500W": (
+        "H100-SXM", {"memory_gib": 96.0, "mem_bw_gbs": 2400.0, "power_limit_w": 500.0}
+    ),
 }
 
 

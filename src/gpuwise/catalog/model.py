@@ -40,6 +40,10 @@ class Accelerator(BaseModel):
     interconnect_gbs: float = Field(gt=0)
     pcie_gen: int = Field(ge=3, le=6)
     tdp_w: float = Field(gt=0)
+    #: Board power limit a deployment enforces below the design ``tdp_w`` (``nvidia-smi -pl``,
+    #: e.g. Meta's Grand Teton H100s at 500 W); None runs at the design limit.  A setting of a
+    #: fleet, not a datasheet figure, so no catalog entry sets it.
+    power_limit_w: float | None = Field(default=None, gt=0)
     export_edition: bool
     export_of: str | None = None
     export_cuts: str | None = None
@@ -52,7 +56,16 @@ class Accelerator(BaseModel):
     def _export_fields(self) -> Accelerator:
         if self.export_edition and not (self.export_of and self.export_cuts):
             raise ValueError("an export-control edition must name export_of and export_cuts")
+        if self.power_limit_w is not None and self.power_limit_w > self.tdp_w:
+            raise ValueError(
+                f"power_limit_w {self.power_limit_w:g} exceeds the design TDP {self.tdp_w:g} W"
+            )
         return self
+
+    @property
+    def board_power_w(self) -> float:
+        """The power the board is held to: the enforced limit, else the design TDP."""
+        return self.tdp_w if self.power_limit_w is None else self.power_limit_w
 
     def source_of(self, field: str) -> str | None:
         """Where ``field``'s number comes from (the field's own source, else the entry's)."""

@@ -121,9 +121,22 @@ def _table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def _hardware(gpu_type: str, device_profile: Path | None) -> Hardware:
+def _hardware(
+    gpu_type: str, device_profile: Path | None, power_limit: float | None = None
+) -> Hardware:
     if device_profile is None:
-        return Hardware.from_catalog(get_accelerator(gpu_type))
+        acc = get_accelerator(gpu_type)
+        if power_limit is not None:
+            if power_limit > acc.tdp_w:
+                raise GpuwiseError(
+                    f"--power-limit {power_limit:g} W exceeds {acc.name}'s design TDP "
+                    f"{acc.tdp_w:g} W; give at most {acc.tdp_w:g}"
+                )
+            acc = acc.model_copy(update={"power_limit_w": power_limit})
+        return Hardware.from_catalog(acc)
+    if power_limit is not None:
+        raise GpuwiseError("--power-limit models catalog chips; a --device-profile already "
+                           "measured the device at its own power limit")
     try:
         from gpuwise.calibrate.profile import DeviceProfile
     except ImportError as exc:  # pragma: no cover - the module ships with gpuwise
@@ -174,6 +187,10 @@ def train_cmd(
     device_profile: Path | None = typer.Option(
         None, "--device-profile", help="Measured profile from `gpuwise calibrate`."
     ),
+    power_limit: float | None = typer.Option(
+        None, "--power-limit", min=1.0,
+        help="Board power cap in W below the design TDP (nvidia-smi -pl), e.g. 500.",
+    ),
     emit: str | None = typer.Option(None, "--emit", help="torchtitan|deepspeed|megatron"),
     emit_out: Path | None = typer.Option(None, "--emit-out", help="File for --emit."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -219,12 +236,12 @@ def train_cmd(
     pools = _pools(gpus, fleet)
     base = Setup(model.seq_len, global_batch, 1, 8, net_gbs, mem_margin, eng, n_tokens)
     if min_gpus:
-        _min_gpus(model, pools, fixed, base, deadline, device_profile, as_json)
+        _min_gpus(model, pools, fixed, base, deadline, device_profile, as_json, power_limit)
         return
     results = []
     failures = []
     for owned, gpu_type, per_node, net in pools:
-        hw = _hardware(gpu_type, device_profile)
+        hw = _hardware(gpu_type, device_profile, power_limit)
         setup = replace(base, gpus=owned, gpus_per_node=per_node,
                         net_gbs_per_gpu=net or base.net_gbs_per_gpu)
         res = search(model, hw, setup, fixed, top=top)
@@ -307,13 +324,14 @@ def _min_gpus(
     deadline: str | None,
     device_profile: Path | None,
     as_json: bool,
+    power_limit: float | None = None,
 ) -> None:
     if base.tokens is None or deadline is None:
         raise GpuwiseError("--min-gpus needs --tokens (e.g. 2T) and --deadline (e.g. 14d)")
     limit = parse_duration_days(deadline)
     found: list[dict[str, Any]] = []
     for owned, gpu_type, per_node, net in pools:
-        hw = _hardware(gpu_type, device_profile)
+        hw = _hardware(gpu_type, device_profile, power_limit)
         setup = replace(base, gpus=owned, gpus_per_node=per_node,
                         net_gbs_per_gpu=net or base.net_gbs_per_gpu)
         hit = min_gpus_for_deadline(model, hw, setup, fixed, owned, limit)

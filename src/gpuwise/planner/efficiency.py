@@ -21,7 +21,12 @@ bounded by HBM bandwidth, plus (c) collectives bounded by link bandwidth.
    those measured anchors by FLOP/s per watt.  Net: A100 sustains 79.5 % of peak in GEMMs,
    H100 68 %: a 15 % handicap for H100 before anything else.  FP8 GEMMs have their own,
    lower, measured ceiling (H100 70.9 % of the FP8 peak against 80.3 % of the BF16 one in the
-   same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.
+   same benchmark), so FP8 doubles the peak but not the GEMM rate: 1.77x on H100.  A chip
+   held below its own design limit (``Accelerator.power_limit_w``) keeps its boost clocks and
+   walks further down its voltage curve: :func:`power_cap_ratio` applies the drop measured on
+   one die (DGX H100 at 350, 400 and 450 W in NVIDIA's MLPerf MaxQ runs: 0.74x, 0.77x and
+   0.82x its 700 W throughput, clock ~ cap^0.46): an H100 at 500 W sustains 0.86x its 700 W
+   clock (0.73 of burst), below the 0.84 the per-watt interpolation gives a 500 W design.
 2. *Machine balance.*  Peak FLOP/s per byte/s of HBM is 153 on A100-80GB and 295 on H100 SXM:
    compute grew 3.2x but bandwidth only 1.6x (and NVLink 1.5x).  Time spent in memory-bound
    kernels and collectives therefore shrinks much less than GEMM time, so the same model on
@@ -61,10 +66,11 @@ Functions here accept numpy arrays for the GEMM dimensions so the search can vec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import yaml
@@ -93,9 +99,25 @@ _ELEM_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp32": 4.0, "int8": 1.0}
 
 
 @cache
-def _table() -> dict[str, dict[str, float]]:
+def _raw() -> dict[str, Any]:
     text = resources.files("gpuwise.planner").joinpath("efficiency.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)
+    raw: dict[str, Any] = yaml.safe_load(text)
+    return raw
+
+
+@cache
+def _cap_exponent() -> float:
+    """Exponent b of ``clock ratio = (cap / TDP) ** b``: least-squares slope through the origin
+    of log(throughput ratio) on log(cap / TDP) over ``power_cap_measurements``."""
+    rows = [(cap / tdp, at_cap / at_tdp) for cap, tdp, at_cap, at_tdp in
+            _raw()["power_cap_measurements"]]
+    num = sum(math.log(c) * math.log(r) for c, r in rows)
+    return num / sum(math.log(c) ** 2 for c, _ in rows)
+
+
+@cache
+def _table() -> dict[str, dict[str, float]]:
+    raw = _raw()
     (x0, y0), (x1, y1) = raw["sustain_anchors"]
     lo, hi = raw["sustain_clamp"]
     return {
@@ -120,17 +142,28 @@ def burst_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
     return bf16
 
 
+def power_cap_ratio(acc: Accelerator) -> float:
+    """Sustained GEMM clock of ``acc`` held at ``power_limit_w`` / the same chip at its design
+    TDP: 1.0 without a cap, else ``(cap / TDP) ** b`` with ``b`` from the measured same-die
+    cap runs of ``efficiency.yaml`` ``power_cap_measurements`` (:func:`_cap_exponent`)."""
+    if acc.power_limit_w is None or acc.power_limit_w >= acc.tdp_w:
+        return 1.0
+    return float((acc.power_limit_w / acc.tdp_w) ** _cap_exponent())
+
+
 def sustained_clock_ratio(acc: Accelerator) -> float:
     """Sustained / burst clock under a saturating GEMM, from the chip's FLOP/s per watt.
 
     Linear between measured anchors (A100's power-limited HPL clock, H200's MSMF/MAMF), clamped
-    (see ``efficiency.yaml``): the more tensor FLOP/s a chip packs per watt of TDP, the further
-    its clock must drop to stay inside the power limit.
+    (see ``efficiency.yaml``): the more tensor FLOP/s a chip packs per watt of its design TDP,
+    the further its clock must drop to stay inside the power limit.  A chip held below its
+    design limit (``power_limit_w``) drops further by :func:`power_cap_ratio`.
     """
     s = _table()["sustain"]
     density = acc.dense_bf16_tflops / acc.tdp_w
     slope = (s["y1"] - s["y0"]) / (s["x1"] - s["x0"])
-    return float(min(s["hi"], max(s["lo"], s["y0"] + slope * (density - s["x0"]))))
+    design = min(s["hi"], max(s["lo"], s["y0"] + slope * (density - s["x0"])))
+    return float(design * power_cap_ratio(acc))
 
 
 def large_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:

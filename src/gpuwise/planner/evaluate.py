@@ -63,7 +63,7 @@ def evaluate(
         seconds = setup.tokens / tokens * step
         out["days"] = seconds / 86400.0
         out["gpu_hours"] = seconds / 3600.0 * setup.gpus
-        out["energy_mwh"] = seconds / 3600.0 * setup.gpus * hw.acc.tdp_w / 1e6
+        out["energy_mwh"] = seconds / 3600.0 * setup.gpus * hw.acc.board_power_w / 1e6
     return out
 
 
