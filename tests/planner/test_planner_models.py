@@ -68,6 +68,13 @@ def test_preset_parameter_counts(name: str, total: float, active: float | None) 
     assert m.active_params() == pytest.approx(active if active else total, rel=0.02)
 
 
+def test_bloom_parameter_count_is_hf_minus_the_embedding_layernorm() -> None:
+    """bigscience/bloom has 176,247,271,424 parameters; the preset counts everything but the
+    embedding LayerNorm (weight + bias, 2h), which ModelConfig cannot express."""
+    m = get_model("bloom-176b")
+    assert m.num_params() == 176_247_271_424 - 2 * m.hidden
+
+
 def test_names_lower_case_dashed_and_unique() -> None:
     names = [m.name for m in list_models()]
     assert len(names) == len(set(names))

@@ -8,11 +8,15 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.bench_planner_unseen import CSV, evaluate_row, load_rows
+from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
 from gpuwise.planner.models import get_model
 
 ROWS = load_rows(CSV)
 USED = [r for r in ROWS if r["use"] == "yes"]
 FP8_H100 = [r for r in USED if r["precision"] == "fp8" and r["gpu"] == "H100-SXM"]
+#: rows whose published tokens/s were converted from a published TFLOP/s figure (SOURCE.md)
+LLAMA3 = [r for r in USED if r["source"] == "llama3-herd-2024"]
+MTNLG = [r for r in USED if r["source"] == "mtnlg-2022"]
 
 
 @pytest.mark.parametrize("row", USED, ids=[r["id"] for r in USED])
@@ -35,3 +39,29 @@ def test_fp8_faster_than_bf16_but_less_than_twice(row: dict[str, str]) -> None:
     fp8 = evaluate_row(row)["tokens_per_s_per_gpu"]
     bf16 = evaluate_row({**row, "precision": "bf16"})["tokens_per_s_per_gpu"]
     assert bf16 < fp8 < 2.0 * bf16
+
+
+@pytest.mark.parametrize("row", LLAMA3, ids=[r["id"] for r in LLAMA3])
+def test_llama3_tokens_follow_from_its_tflops_by_planner_model_flops(row: dict[str, str]) -> None:
+    """Llama 3's TFLOPs/GPU are MFU-style (PaLM's 6N + 12LHQT per token, non-causal attention),
+    which is the planner's model-FLOP count: the published tokens/s must be that figure over the
+    planner's FLOPs per token, or the row no longer compares like with like."""
+    per_token = model_flops_per_token(get_model(row["model"]), int(row["seq"]))
+    tokens = float(row["published_tflops_per_gpu"]) * 1e12 / per_token
+    assert float(row["published_tokens_per_s_per_gpu"]) == pytest.approx(tokens, rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("row", "tflops"), list(zip(MTNLG, (126, 121, 113), strict=True)), ids=[r["id"] for r in MTNLG]
+)
+def test_mtnlg_step_times_reproduce_its_recompute_tflops(row: dict[str, str], tflops: int) -> None:
+    """MT-NLG's published TFLOP/s (126/121/113) are Narayanan's count with full recomputation
+    of the rows' step times: the tokens/s column (from the step times) must give them back within
+    1 % (the paper rounds step times to 0.1 s; without recomputation they would be 25 % lower),
+    which is why those rows leave published_tflops_per_gpu empty."""
+    m = get_model(row["model"])
+    gbs, seq, gpus = int(row["global_batch"]), int(row["seq"]), int(row["gpus"])
+    step = gbs * seq / (float(row["published_tokens_per_s_per_gpu"]) * gpus)
+    flops = narayanan_flops_per_iteration(gbs, seq, m.layers, m.hidden, m.vocab)
+    assert flops / (step * gpus) / 1e12 == pytest.approx(tflops, rel=0.01)
+    assert row["published_tflops_per_gpu"] == ""
