@@ -40,6 +40,7 @@ from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
+from gpuwise.planner.unfused_attention import unfused_attention
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
 #: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
@@ -223,15 +224,10 @@ def _layer_times(
             attn_b = FLASH_BWD_RATIO * attn_f
         scores_bytes_f = scores_bytes_b = np.zeros(len(c))
     else:
-        ones = np.ones(len(c))
-        attn_f = hw.gemm_time(q_len, s * ones, d_qk * ones, "bf16", heads_local)
-        attn_f = attn_f + hw.gemm_time(q_len, d_v * ones, s * ones, "bf16", heads_local)
-        attn_b = 2.0 * attn_f
-        elems = heads_local * q_len * s
-        drop = 5.0 if model.dropout else 0.0
-        scores_bytes_f = (4.0 + drop) * elems  # fused scale-mask-softmax (+ dropout)
-        scores_bytes_b = (6.0 + drop) * elems
-        drop_bytes_f = drop_bytes_f + drop * elems
+        core = unfused_attention(hw, heads_local, q_len, s, d_qk, d_v, model.dropout)
+        attn_f, attn_b = core.gemm_f, core.gemm_b
+        scores_bytes_f, scores_bytes_b = core.scores_bytes_f, core.scores_bytes_b
+        drop_bytes_f = drop_bytes_f + core.dropout_bytes_f
     # elementwise kernels: norms, residual adds, activation, dropout, rotary
     rep = 1.0 / t if eng.sequence_parallel else np.ones(len(c))
     drop_h = 2.0 * h if model.dropout else 0.0

@@ -1,0 +1,86 @@
+"""The planner's unfused attention core against published measurements of it.
+
+1. Dao et al. 2022 (FlashAttention, arXiv 2205.14135v2, appendix E.6) time the attention call
+   alone -- "Megatron" (Megatron-LM's fused softmax) and "PyTorch Attention" -- on one
+   A100-SXM4-40GB in FP16, 8 heads of dimension 64, batch 16, dropout 0.1, forward and backward
+   separately (``tests/data/planner/dao2022_attention_a100.csv``).  Printed: the rows without
+   the padding mask (a causal GPT runs Megatron's upper-triangular kernel, which reads no mask,
+   and the model has no padding-mask term).
+2. Korthikanti et al. 2022 (arXiv 2205.05198) Table 4, 22B per layer on A100-80GB: selective
+   recompute adds 1.3 ms to the backward pass (13.2 vs 11.9 ms; with sequence parallelism 13.1
+   vs 11.8 ms) -- the attention core's forward run once more.
+
+Each is printed next to the planner's modelled time
+(:func:`gpuwise.planner.unfused_attention.unfused_attention`).  Validation only: nothing in
+the model is fitted to these numbers.
+
+    .venv/bin/python benchmarks/bench_attention_core.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from gpuwise.catalog.loader import get_accelerator
+from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.evaluate import single
+from gpuwise.planner.models import get_model
+from gpuwise.planner.parallel import ENGINES, Setup
+from gpuwise.planner.time import _layer_times
+from gpuwise.planner.unfused_attention import unfused_attention
+
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner"
+BATCH, HEADS, HEAD_DIM = 16, 8, 64  # Dao et al. appendix E.6 setup
+#: Korthikanti et al. Table 4, 22B: backward ms with selective recompute minus without
+K22_SELECTIVE_MS = 13.2 - 11.9
+
+
+def published_rows() -> list[dict[str, str]]:
+    """Dao et al.'s unmasked rows (``dao2022_attention_a100.csv``)."""
+    rows = csv.DictReader((DATA / "dao2022_attention_a100.csv").open())
+    return [r for r in rows if r["padding_mask"] == "0"]
+
+
+def modelled_ms(hw: Hardware, seq: int, dropout: bool) -> tuple[float, float]:
+    """Planner forward and backward milliseconds of Dao et al.'s attention call at ``seq``."""
+    core = unfused_attention(
+        hw, np.array([float(BATCH * HEADS)]), np.array([float(seq)]), float(seq),
+        HEAD_DIM, HEAD_DIM, dropout,
+    )
+    fwd = core.gemm_f + hw.stream_time(core.scores_bytes_f)
+    bwd = core.gemm_b + hw.stream_time(core.scores_bytes_b)
+    return 1e3 * float(fwd[0]), 1e3 * float(bwd[0])
+
+
+def korthikanti_22b_recompute_ms() -> float:
+    """The planner's selective-recompute time per layer for Korthikanti's 22B row (TP 8,
+    micro-batch 4, sequence 2048, ``megatron-2022``): the attention core's forward."""
+    hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
+    setup = Setup(2048, 4, 8, 8, 25.0, 0.05, ENGINES["megatron-2022"], None)
+    c = single(1, 8, 1, 1, 1, 1, 0, "selective", 4, "bf16")
+    lt = _layer_times(get_model("gpt-22b"), False, c, setup, hw)
+    return 1e3 * float(lt["attn_f"][0] + lt["scores_f"][0])
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__).parse_args()
+    hw = Hardware.from_catalog(get_accelerator("A100-40GB"))
+    print(f"Dao et al. 2022 E.6, A100-40GB FP16, batch {BATCH}, {HEADS} heads x {HEAD_DIM}:"
+          " model ms / published ms (model/published)")
+    for r in published_rows():
+        seq, dropout = int(r["seq"]), r["dropout"] == "1"
+        f, b = modelled_ms(hw, seq, dropout)
+        pf, pb = float(r["fwd_ms"]), float(r["bwd_ms"])
+        print(f"  {r['method']:<8} dropout {'0.1 ' if dropout else 'none'} s {seq:>5}"
+              f"  fwd {f:6.2f} / {pf:6.2f} ({f / pf:.2f})  bwd {b:6.2f} / {pb:6.2f} ({b / pb:.2f})")
+    k = korthikanti_22b_recompute_ms()
+    print("Korthikanti et al. 2022 Table 4, 22B per layer (A100-80GB): selective recompute"
+          f" model {k:.2f} ms / published {K22_SELECTIVE_MS:.1f} ms ({k / K22_SELECTIVE_MS:.2f})")
+
+
+if __name__ == "__main__":
+    main()
