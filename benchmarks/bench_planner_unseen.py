@@ -126,6 +126,7 @@ def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[st
         precision=row["precision"],
         engine=engine,
         net_gbs_per_gpu=net,
+        pipeline_runs=int(row.get("pipeline_runs") or 1),
     )
 
 

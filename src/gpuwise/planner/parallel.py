@@ -297,6 +297,10 @@ class Setup:
     mem_margin: float = 0.05  # keep this fraction of HBM free
     engine: Engine = field(default_factory=lambda: ENGINES["modern"])
     tokens: float | None = None  # tokens for the whole run (for days / GPU-hours)
+    # pipeline schedule runs per optimizer step: gradient accumulation outside the schedule
+    # (NeMo AutoModel's train loop calls ``schedule.step`` once per local batch, nemo_automodel/
+    # recipes/llm/train_ft.py), each run filling and draining the pipeline
+    pipeline_runs: int = 1
 
 
 @dataclass
@@ -338,9 +342,13 @@ class Candidates:
 
 
 def stage_layers(layers: int, pp: np.ndarray, vpp: np.ndarray) -> np.ndarray:
-    """Layers on the heaviest pipeline stage: ``ceil(L / (p v)) * v`` (uneven splits allowed,
-    as Megatron's ``--decoder-first/last-pipeline-num-layers`` do)."""
-    return np.ceil(layers / (pp * vpp)) * vpp
+    """Layers on the heaviest pipeline rank, the ``p v`` model chunks split as evenly as their
+    count allows with the first ``L mod (p v)`` chunks one layer longer (NeMo AutoModel's
+    ``generate_hf_model_fqn_per_model_part``, nemo_automodel/components/distributed/
+    pipelining/functional.py); rank 0 holds chunks 0, p, 2p, ...: ``v floor(L / (p v)) +
+    ceil((L mod p v) / p)``.  Equal to ``L / (p v) * v`` when the chunks divide the layers."""
+    chunks = pp * vpp
+    return vpp * (layers // chunks) + np.ceil((layers % chunks) / pp)
 
 
 def single(

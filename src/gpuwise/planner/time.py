@@ -379,6 +379,7 @@ def step_time(
     p_dense = sp["dense"] + np.maximum(sp["emb_first"], sp["emb_last"])
     p_stage = p_dense + sp["expert"]
     p_shard = p_dense / n_dp + sp["expert"] / n_exp
+    moe = sp["expert"] > 0
     # FSDP2 under the pipeline schedule accumulates unsharded gradients (``zero3_per_step``)
     p_acc = np.where((c.zero >= 2) & (not eng.zero3_per_step), p_shard, p_stage)
     acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
@@ -390,9 +391,8 @@ def step_time(
 
     def gather(bytes_per_param: float) -> np.ndarray:
         """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
-        return _gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + _gather(
-            bytes_per_param * sp["expert"], n_exp, dbw, dlat
-        )
+        exp = _gather(bytes_per_param * sp["expert"], n_exp, dbw, dlat)
+        return _gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
 
     z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
     if eng.zero3_per_step:
@@ -404,11 +404,14 @@ def step_time(
     # the (p-1)/v warm-up and cool-down slots are spent on the other stages, which do not
     # run the output layer
     bubble = (c.pp - 1) / c.vpp * (mb_time - np.where(c.pp > 1, last_extra, 0.0))
-    pipe = m * mb_time + bubble
+    # each schedule run per step fills and drains the pipeline (``Setup.pipeline_runs``)
+    runs = float(setup.pipeline_runs)
+    pipe = m * mb_time + runs * bubble
     # once-per-step data-parallel traffic
     grads = eng.grad_bytes * p_dense
     grads_exp = eng.grad_bytes * sp["expert"]
-    reduce = _allreduce(grads, n_dp, dbw, dlat) + _allreduce(grads_exp, n_exp, dbw, dlat)
+    reduce = _allreduce(grads, n_dp, dbw, dlat)
+    reduce = reduce + np.where(moe, _allreduce(grads_exp, n_exp, dbw, dlat), 0.0)
     dp_t = np.select(
         [c.zero == 0, c.zero == 1, c.zero == 2],
         [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
@@ -424,11 +427,12 @@ def step_time(
         split = np.maximum(0.0, dp_t - ag - hidden) + np.maximum(0.0, ag - per_stage * fwd)
         dp_exposed = np.where(c.zero == 1, split, dp_exposed)
     if eng.zero3_per_step:
-        # one all-gather, prefetched under the first micro-batch's forward, and one
-        # reduce-scatter after the last backward, overlapped like the other DP reductions
+        # per schedule run one all-gather, prefetched under the first micro-batch's forward,
+        # and one reduce-scatter after the last backward, overlapped like the other DP
+        # reductions (the stage is resharded after it, so the next run gathers again)
         step_z3 = np.maximum(0.0, gather(2.0) - per_stage * fwd)
         step_z3 = step_z3 + np.maximum(0.0, gather(eng.grad_bytes) - hidden)
-        dp_exposed = np.where(c.zero == 3, step_z3, dp_exposed)
+        dp_exposed = np.where(c.zero == 3, runs * step_z3, dp_exposed)
     # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the
@@ -457,7 +461,7 @@ def step_time(
     step = pipe + dp_exposed + opt + emb_sync + fp8_weights
     return {
         "step": step,
-        "pipeline_bubble": bubble,
+        "pipeline_bubble": runs * bubble,
         "dp_exposed": dp_exposed,
         "optimizer": opt,
         "tp_comm": per_stage * (lt["comm_f"] + lt["comm_b"]) * m,
