@@ -107,6 +107,7 @@ def evaluate_config(
     net_gbs_per_gpu: float = 25.0,
     gpus_per_node: int = 8,
     mem_margin: float = 0.05,
+    pipeline_runs: int = 1,
 ) -> dict[str, object]:
     """Evaluate one configuration (``dp = gpus / (tp * pp * cp)``); see the module docstring."""
     if gpus % (tp * pp * cp):
@@ -122,6 +123,7 @@ def evaluate_config(
         mem_margin,
         resolve_engine(engine),
         tokens,
+        pipeline_runs,
     )
     c = single(dp, tp, pp, vpp, cp, ep, zero, recompute, micro_batch, precision)
     r = evaluate(model, hw, setup, c)

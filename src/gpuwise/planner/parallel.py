@@ -111,6 +111,19 @@ class Engine:
     # distributed optimizer's parameter all-gather under the next step's forward (Megatron-Core
     # ``overlap_param_gather``; apex DistributedFusedAdam ``overlap_param_sync`` in NeMo 1.0)
     overlap_param_gather: bool = False
+    # MoE dispatch/combine: "nccl" all-to-all of every routed copy, or "deepep" = DeepEP's
+    # internode normal kernels, one RDMA copy per destination node (planner.moe_comm)
+    ep_dispatch: str = "nccl"
+    # which experts the EP traffic is charged for (planner.moe_comm.ROUTINGS): "uniform" =
+    # balanced random top-k; "blocks" = NeMo AutoModel's benchmark ``FakeBalancedGate``
+    moe_routing: str = "uniform"
+    # ZeRO-3 (FSDP2) under torch.distributed.pipelining: the schedule keeps each stage's
+    # parameters unsharded and its gradients unreduced until the last micro-batch's backward
+    # (``backward_maybe_with_nosync``: ``set_reshard_after_backward(False)``,
+    # ``set_requires_gradient_sync(False)``, then ``post_backward`` once; pytorch/pytorch
+    # torch/distributed/pipelining/stage.py @88fa1e71), so the gathers and the reduce-scatter
+    # run once per step, not per micro-batch
+    zero3_per_step: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -253,6 +266,15 @@ ENGINES: dict[str, Engine] = {
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12,
     ),
+    # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
+    # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,
+    # ``fake_balanced_gate: true``, ``reshard_after_forward: false``): the eager FSDP engine
+    # with DeepEP dispatch, the benchmark's fixed expert blocks and FSDP2 under the pipeline
+    # schedule
+    "automodel-deepep": Engine(
+        "automodel-deepep", True, True, True, False, 2, False,
+        ep_dispatch="deepep", moe_routing="blocks", zero3_per_step=True,
+    ),
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
     # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the
@@ -275,6 +297,10 @@ class Setup:
     mem_margin: float = 0.05  # keep this fraction of HBM free
     engine: Engine = field(default_factory=lambda: ENGINES["modern"])
     tokens: float | None = None  # tokens for the whole run (for days / GPU-hours)
+    # pipeline schedule runs per optimizer step: gradient accumulation outside the schedule
+    # (NeMo AutoModel's train loop calls ``schedule.step`` once per local batch, nemo_automodel/
+    # recipes/llm/train_ft.py), each run filling and draining the pipeline
+    pipeline_runs: int = 1
 
 
 @dataclass
@@ -316,9 +342,13 @@ class Candidates:
 
 
 def stage_layers(layers: int, pp: np.ndarray, vpp: np.ndarray) -> np.ndarray:
-    """Layers on the heaviest pipeline stage: ``ceil(L / (p v)) * v`` (uneven splits allowed,
-    as Megatron's ``--decoder-first/last-pipeline-num-layers`` do)."""
-    return np.ceil(layers / (pp * vpp)) * vpp
+    """Layers on the heaviest pipeline rank, the ``p v`` model chunks split as evenly as their
+    count allows with the first ``L mod (p v)`` chunks one layer longer (NeMo AutoModel's
+    ``generate_hf_model_fqn_per_model_part``, nemo_automodel/components/distributed/
+    pipelining/functional.py); rank 0 holds chunks 0, p, 2p, ...: ``v floor(L / (p v)) +
+    ceil((L mod p v) / p)``.  Equal to ``L / (p v) * v`` when the chunks divide the layers."""
+    chunks = pp * vpp
+    return vpp * (layers // chunks) + np.ceil((layers % chunks) / pp)
 
 
 def single(

@@ -37,6 +37,7 @@ from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
@@ -71,10 +72,23 @@ FLASH_GEN1_SLOWDOWN = 2.0
 EAGER_NORM_BYTES = (36.0, 92.0)
 
 
-def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs."""
+def _link(
+    hw: Hardware, setup: Setup, span: np.ndarray, stride: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs.
+
+    Across nodes a ring runs one NCCL channel per NIC it can reach: ``NET n -> GPU a -> .. ->
+    GPU x -> NET m``, each channel taking its bandwidth from one NIC (NVIDIA/nccl
+    src/graph/search.cc @01afd20a, ``ncclTopoSearchRecNet`` and its "Search Patterns"), so a
+    group with ``g`` members on each node -- ranks ``stride`` apart, the node's other
+    ``stride`` groups running on the other NICs at the same time -- moves its inter-node bytes
+    over ``g`` rail NICs, up to the NVLink rate (8 x 200 Gb/s DGX A100 nodes: 192 GB/s bus
+    bandwidth, NVIDIA/nccl issue #812).  ``stride=None``: one member per node.
+    """
     intra = span <= setup.gpus_per_node
-    bw = np.where(intra, hw.link_gbs, setup.net_gbs_per_gpu * NET_FRACTION)
+    members = 1 if stride is None else np.maximum(1, setup.gpus_per_node // stride)
+    net = np.minimum(setup.net_gbs_per_gpu * NET_FRACTION * members, hw.link_gbs)
+    bw = np.where(intra, hw.link_gbs, net)
     lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
     return bw, lat
 
@@ -286,12 +300,11 @@ def _layer_times(
         redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
         comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
     if moe:
-        ebw, elat = _link(hw, setup, c.tp * c.cp * c.ep)
-        a2a = np.where(
-            c.ep > 1, (c.ep - 1) / c.ep * 2.0 * h * tok * model.top_k / (ebw * 1e9) + elat, 0.0
-        )
-        comm_f = comm_f + 2.0 * a2a
-        comm_b = comm_b + 2.0 * a2a
+        # token dispatch + combine forward; backward the combine's gradient is dispatched and
+        # the dispatch's gradient combined: the same traffic (planner.moe_comm)
+        a2a = ep_alltoall_time(model, c, setup, *_link(hw, setup, c.tp * c.cp * c.ep), tok)
+        comm_f = comm_f + a2a
+        comm_b = comm_b + a2a
     # context parallelism: ring exchange of K and V, overlapped with the attention core
     cbw, clat = _link(hw, setup, c.tp * c.cp)
     kv_bytes = 2.0 * tok * kv * (d_qk + d_v) / t
@@ -368,38 +381,51 @@ def step_time(
     # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
     # nothing extra when the wgrad GEMM accumulates into the buffer itself
     n_dp = (c.dp * c.cp).astype(float)
+    # expert weights are sharded over the DP ranks that hold the same experts (dp * cp / ep),
+    # as memory.py shards their states; the rest over dp * cp
+    n_exp = np.maximum(n_dp / c.ep, 1.0)
     sp = stage_params(model, c)
-    p_stage = sp["dense"] + sp["expert"] + np.maximum(sp["emb_first"], sp["emb_last"])
-    p_acc = np.where(c.zero >= 2, p_stage / n_dp, p_stage)
+    p_dense = sp["dense"] + np.maximum(sp["emb_first"], sp["emb_last"])
+    p_stage = p_dense + sp["expert"]
+    p_shard = p_dense / n_dp + sp["expert"] / n_exp
+    moe = sp["expert"] > 0
+    # FSDP2 under the pipeline schedule accumulates unsharded gradients (``zero3_per_step``)
+    p_acc = np.where((c.zero >= 2) & (not eng.zero3_per_step), p_shard, p_stage)
     acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
-    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
-    z3 = np.where(
-        c.zero == 3,
-        2.0 * _gather(2.0 * p_stage, n_dp, dbw, dlat)
-        + _gather(eng.grad_bytes * p_stage, n_dp, dbw, dlat),
-        0.0,
-    )
-    z2 = np.where(c.zero == 2, _gather(eng.grad_bytes * p_stage, n_dp, dbw, dlat), 0.0)
+    # the dense DP group: ranks tp * cp apart; the expert DP group: tp * cp * ep apart
+    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
+    xbw, xlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
+
+    def gather(bytes_per_param: float) -> np.ndarray:
+        """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
+        exp = _gather(bytes_per_param * sp["expert"], n_exp, xbw, xlat)
+        return _gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
+
+    z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
+    if eng.zero3_per_step:
+        z3 = np.zeros(len(c))
+    z2 = np.where(c.zero == 2, gather(eng.grad_bytes), 0.0)
     mb_time = mb_time + np.maximum(0.0, z3 - layer_mb) + np.maximum(0.0, z2 - per_stage * bwd)
     m = microbatches(c, setup)
     # 1F1B: the last stage (layers + output layer) sets the pace of the m steady-state slots;
     # the (p-1)/v warm-up and cool-down slots are spent on the other stages, which do not
     # run the output layer
     bubble = (c.pp - 1) / c.vpp * (mb_time - np.where(c.pp > 1, last_extra, 0.0))
-    pipe = m * mb_time + bubble
+    # each schedule run per step fills and drains the pipeline (``Setup.pipeline_runs``)
+    runs = float(setup.pipeline_runs)
+    pipe = m * mb_time + runs * bubble
     # once-per-step data-parallel traffic
-    grads = eng.grad_bytes * p_stage
+    grads = eng.grad_bytes * p_dense
+    grads_exp = eng.grad_bytes * sp["expert"]
+    reduce = _allreduce(grads, n_dp, dbw, dlat)
+    reduce = reduce + np.where(moe, _allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
     dp_t = np.select(
         [c.zero == 0, c.zero == 1, c.zero == 2],
-        [
-            _allreduce(grads, n_dp, dbw, dlat),
-            _gather(grads, n_dp, dbw, dlat) + _gather(2.0 * p_stage, n_dp, dbw, dlat),
-            _gather(2.0 * p_stage, n_dp, dbw, dlat),
-        ],
+        [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
         0.0,
     )
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
@@ -408,16 +434,23 @@ def step_time(
         # distributed optimizer (ZeRO-1): the updated parameters are all-gathered bucket by
         # bucket under the next step's forward, not after the backward (Megatron-Core
         # ``overlap_param_gather``: dispatched from the forward pre-hook)
-        ag = _gather(2.0 * p_stage, n_dp, dbw, dlat)
+        ag = gather(2.0)
         split = np.maximum(0.0, dp_t - ag - hidden) + np.maximum(0.0, ag - per_stage * fwd)
         dp_exposed = np.where(c.zero == 1, split, dp_exposed)
+    if eng.zero3_per_step:
+        # per schedule run one all-gather, prefetched under the first micro-batch's forward,
+        # and one reduce-scatter after the last backward, overlapped like the other DP
+        # reductions (the stage is resharded after it, so the next run gathers again)
+        step_z3 = np.maximum(0.0, gather(2.0) - per_stage * fwd)
+        step_z3 = step_z3 + np.maximum(0.0, gather(eng.grad_bytes) - hidden)
+        dp_exposed = np.where(c.zero == 3, runs * step_z3, dp_exposed)
     # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
     # gradient; AdamW reads and writes the fp32 master and both moments and reads the
     # gradient; a copy pass reads the master again and writes the 16-bit weight; the
     # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
     # With ``main_grad_copy`` the 16-bit gradients are first copied to fp32 (read + write), and
     # the clipping norm, AdamW and the unscale pass read that 4-byte copy.
-    p_local = np.where(c.zero >= 1, p_stage / n_dp, p_stage)
+    p_local = np.where(c.zero >= 1, p_shard, p_stage)
     g_opt = 4.0 if eng.main_grad_copy else float(eng.grad_bytes)
     opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 2.0 * g_opt + eng.grad_bytes))
     if eng.main_grad_copy:
@@ -439,7 +472,7 @@ def step_time(
     step = pipe + dp_exposed + opt + emb_sync + fp8_weights
     return {
         "step": step,
-        "pipeline_bubble": bubble,
+        "pipeline_bubble": runs * bubble,
         "dp_exposed": dp_exposed,
         "optimizer": opt,
         "tp_comm": per_stage * (lt["comm_f"] + lt["comm_b"]) * m,

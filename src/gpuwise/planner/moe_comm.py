@@ -1,0 +1,123 @@
+"""Expert-parallel token dispatch and combine (MoE all-to-all), seconds per micro-batch.
+
+Two implementations (``Engine.ep_dispatch``):
+
+* ``nccl``: an all-to-all over the EP group, every routed copy of a token (``top_k`` per token,
+  ``(ep-1)/ep`` of them remote) on the link the group spans (``time._link``).
+* ``deepep``: DeepEP's normal (high-throughput) kernels when the EP group spans nodes
+  (deepseek-ai/DeepEP V1, docs/legacy.md "Normal kernels with NVLink and RDMA forwarding"):
+  a token crosses the network once per destination *node* and is forwarded from there to that
+  node's GPUs over NVLink, so the RDMA bytes per token are
+  ``nodes_per_token * hidden * 2`` rather than ``top_k`` copies.  The rate is DeepEP's published
+  "bottleneck bandwidth", which its test divides into exactly these bytes: ``tests/
+  test_internode.py`` counts ``num_rdma_token_sent`` as the distinct destination nodes of each
+  token (its own node included) times ``hidden * 2`` and reports ``bytes / t``.  Within one node
+  (EP group <= a node) DeepEP's NVLink kernels were measured on H800 only; the planner keeps the
+  NCCL charge there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.parallel import Candidates, Setup
+
+#: DeepEP V1 normal kernels, internode, H800 with one CX7 400 Gb/s InfiniBand NIC per GPU
+#: ("~50 GB/s maximum bandwidth"), DeepSeek-V3 pretraining shapes (4096 tokens, hidden 7168,
+#: top-8 of 256 experts, top-4 node groups): (dispatch, combine) RDMA "bottleneck bandwidth" in
+#: GB/s by EP size, 8 GPUs per node (deepseek-ai/DeepEP docs/legacy.md @0297fc80, the V1 README
+#: table: EP 16: 43/43, EP 32: 58/57, EP 64: 51/50).  Keyed by nodes in the EP group; the NIC
+#: rate they were measured on is :data:`DEEPEP_NIC_GBS`.
+DEEPEP_RDMA_GBS: dict[int, tuple[float, float]] = {
+    2: (43.0, 43.0),
+    4: (58.0, 57.0),
+    8: (51.0, 50.0),
+}
+DEEPEP_NIC_GBS = 50.0
+ROUTINGS = ("uniform", "blocks")
+
+
+def nodes_per_token(experts: int, top_k: int, nodes: int, routing: str) -> float:
+    """Mean number of distinct nodes (own node included) a token's ``top_k`` experts live on,
+    the ``experts`` split evenly over ``nodes`` nodes (expert ``e`` on node ``e * nodes //
+    experts``).
+
+    ``uniform``: ``top_k`` distinct experts drawn uniformly (a router with balanced load and no
+    node limit): ``nodes * (1 - P(no expert on a given node))``.  DeepSeek-V3's node-limited
+    routing (at most 4 nodes per token, arXiv 2412.19437 sec. 3.2) is not modelled: this is its
+    upper bound.
+    ``blocks``: NeMo AutoModel's ``FakeBalancedGate`` (nemo_automodel/components/moe/layers.py),
+    which gives token ``i`` the consecutive experts ``(i * top_k + j) % experts``, j < top_k.
+    """
+    if nodes <= 1:
+        return 1.0
+    if routing == "blocks":
+        starts = range(0, experts * top_k, top_k)  # one full period of (i * top_k) % experts
+        spans = [
+            len({((s + j) % experts) * nodes // experts for j in range(top_k)}) for s in starts
+        ]
+        return sum(spans) / len(spans)
+    per_node = experts // nodes
+    miss = math.comb(experts - per_node, top_k) / math.comb(experts, top_k)
+    return nodes * (1.0 - miss)
+
+
+def deepep_rates(nodes: int, net_gbs_per_gpu: float) -> tuple[float, float]:
+    """(dispatch, combine) GB/s of DeepEP's internode kernels over ``nodes`` nodes: the published
+    rate of the largest measured EP size not above the group's (EP 64 beyond 8 nodes), scaled
+    by the run's per-GPU NIC rate over the 50 GB/s NIC it was measured on."""
+    key = max((k for k in DEEPEP_RDMA_GBS if k <= nodes), default=min(DEEPEP_RDMA_GBS))
+    d, c = DEEPEP_RDMA_GBS[key]
+    scale = net_gbs_per_gpu / DEEPEP_NIC_GBS
+    return d * scale, c * scale
+
+
+def deepep_time(
+    tok: np.ndarray,
+    hidden: int,
+    experts: int,
+    top_k: int,
+    span: np.ndarray,
+    gpus_per_node: int,
+    net_gbs_per_gpu: float,
+    routing: str,
+) -> np.ndarray:
+    """Seconds of one DeepEP dispatch plus one combine of ``tok`` tokens (16-bit activations)
+    for an EP group spanning ``span`` consecutive GPUs (inter-node only; see the module
+    docstring)."""
+    out = np.zeros(len(tok))
+    for s in np.unique(span):
+        nodes = int(math.ceil(s / gpus_per_node))
+        d, c = deepep_rates(nodes, net_gbs_per_gpu)
+        nbytes = tok * nodes_per_token(experts, top_k, nodes, routing) * 2.0 * hidden
+        out = np.where(span == s, nbytes / (d * 1e9) + nbytes / (c * 1e9), out)
+    return out
+
+
+def ep_alltoall_time(
+    model: ModelConfig,
+    c: Candidates,
+    setup: Setup,
+    bw: np.ndarray,
+    lat: np.ndarray,
+    tok: np.ndarray,
+) -> np.ndarray:
+    """Seconds of one MoE dispatch plus one combine per micro-batch (``Engine.ep_dispatch``),
+    given the (GB/s, hop latency) of the link the EP group spans: an NCCL all-to-all of the
+    ``(ep-1)/ep`` remote share of each token's ``top_k`` copies, or DeepEP's per-node RDMA
+    copies where the group spans nodes."""
+    span = c.tp * c.cp * c.ep
+    one = (c.ep - 1) / c.ep * 2.0 * model.hidden * tok * model.top_k / (bw * 1e9) + lat
+    a2a = 2.0 * one
+    eng = setup.engine
+    if eng.ep_dispatch == "deepep":
+        deep = deepep_time(
+            tok, model.hidden, model.experts, model.top_k, span, setup.gpus_per_node,
+            setup.net_gbs_per_gpu, eng.moe_routing,
+        )
+        # the published rates are bytes / kernel time: latency included
+        a2a = np.where(span > setup.gpus_per_node, deep, a2a)
+    return np.where(c.ep > 1, a2a, 0.0)
