@@ -7,7 +7,7 @@ prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped
 precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
 
     .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
-        [--what-if rails] [--what-if tp-overlap]
+        [--what-if tp-overlap]
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from gpuwise.catalog import Accelerator, get_accelerator
-from gpuwise.planner.efficiency import NET_FRACTION, link_gbs
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import ENGINES, Engine
@@ -68,44 +67,25 @@ def load_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def rail_net_gbs(row: dict[str, str], gpus_per_node: int = 8) -> float:
-    """What-if for the proposed change (not what the planner does today): the per-GPU network
-    rate a data-parallel ring sees when NCCL spreads it over every NIC its ranks own.
-
-    A DP group with stride ``tp`` has ``gpus_per_node / tp`` ranks on each node; NCCL runs one
-    ring channel per NIC (rail), so the inter-node bus bandwidth is that many NICs' worth,
-    capped by the intra-node NVLink rate (NVIDIA/nccl issue #812: 192 GB/s all-reduce busbw
-    across DGX-A100 nodes with 8 x 200 Gb/s NICs; issue #412: "up to ... the NVLink intra-node
-    bandwidth").  Only meaningful for rows whose sole inter-node collective is the DP/ZeRO
-    one (``ep == 1``; all-to-all cannot aggregate NICs, nccl-tests issue #267).
-    """
-    net = float(row["net_gbs_per_gpu"])
-    members = max(1, min(gpus_per_node // int(row["tp"]), int(row["gpus"]) // int(row["tp"])))
-    cap = link_gbs(accelerator_for(row["gpu"])) / NET_FRACTION
-    return min(members * net, cap)
-
-
 #: Proposed changes that ``--what-if`` evaluates (none of them is what the planner does today).
-WHAT_IFS = ("rails", "tp-overlap")
+WHAT_IFS = ("tp-overlap",)
 
 
 def applies(what_if: str, row: dict[str, str]) -> bool:
-    """Whether a what-if changes ``row``: ``rails`` only where DP/ZeRO is the sole inter-node
-    collective (no expert parallelism); ``tp-overlap`` only for Megatron-Core runs (engine
+    """Whether a what-if changes ``row``: ``tp-overlap`` only for Megatron-Core runs (engine
     ``modern``) with TP > 1 -- NeMo's performance recipes turn on Transformer Engine's
     userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
     NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
+    (The former ``rails`` what-if, DP rings over every NIC of the node, is now the planner's
+    own DP link model, ``time._link``.)
     """
-    if what_if == "rails":
-        return row["ep"] == "1"
     return row["engine"] == "modern" and int(row["tp"]) > 1
 
 
 def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[str, Any]:
     """Run one published configuration through the planner, optionally with proposed changes
     (:data:`WHAT_IFS`) applied where they apply."""
-    rails = "rails" in what_ifs and applies("rails", row)
-    net = rail_net_gbs(row) if rails else float(row["net_gbs_per_gpu"])
+    net = float(row["net_gbs_per_gpu"])
     engine = engine_for(row["engine"])
     if "tp-overlap" in what_ifs and applies("tp-overlap", row):
         engine = replace(engine, name=f"{engine.name}+tp-overlap", overlap_tp=True)
@@ -229,9 +209,8 @@ def main() -> None:
         action="append",
         choices=WHAT_IFS,
         default=[],
-        help="evaluate a proposed change where it applies (repeatable): rails = DP rings over "
-        "every NIC of the node (rail_net_gbs), tp-overlap = TE userbuffers TP overlap for "
-        "Megatron-Core runs",
+        help="evaluate a proposed change where it applies (repeatable): tp-overlap = TE "
+        "userbuffers TP overlap for Megatron-Core runs",
     )
     args = ap.parse_args()
     rows = load_rows(args.csv)

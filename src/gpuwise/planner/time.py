@@ -72,10 +72,23 @@ FLASH_GEN1_SLOWDOWN = 2.0
 EAGER_NORM_BYTES = (36.0, 92.0)
 
 
-def _link(hw: Hardware, setup: Setup, span: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs."""
+def _link(
+    hw: Hardware, setup: Setup, span: np.ndarray, stride: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs.
+
+    Across nodes a ring runs one NCCL channel per NIC it can reach: ``NET n -> GPU a -> .. ->
+    GPU x -> NET m``, each channel taking its bandwidth from one NIC (NVIDIA/nccl
+    src/graph/search.cc @01afd20a, ``ncclTopoSearchRecNet`` and its "Search Patterns"), so a
+    group with ``g`` members on each node -- ranks ``stride`` apart, the node's other
+    ``stride`` groups running on the other NICs at the same time -- moves its inter-node bytes
+    over ``g`` rail NICs, up to the NVLink rate (8 x 200 Gb/s DGX A100 nodes: 192 GB/s bus
+    bandwidth, NVIDIA/nccl issue #812).  ``stride=None``: one member per node.
+    """
     intra = span <= setup.gpus_per_node
-    bw = np.where(intra, hw.link_gbs, setup.net_gbs_per_gpu * NET_FRACTION)
+    members = 1 if stride is None else np.maximum(1, setup.gpus_per_node // stride)
+    net = np.minimum(setup.net_gbs_per_gpu * NET_FRACTION * members, hw.link_gbs)
+    bw = np.where(intra, hw.link_gbs, net)
     lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
     return bw, lat
 
@@ -383,11 +396,13 @@ def step_time(
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
-    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp)
+    # the dense DP group: ranks tp * cp apart; the expert DP group: tp * cp * ep apart
+    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
+    xbw, xlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
 
     def gather(bytes_per_param: float) -> np.ndarray:
         """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
-        exp = _gather(bytes_per_param * sp["expert"], n_exp, dbw, dlat)
+        exp = _gather(bytes_per_param * sp["expert"], n_exp, xbw, xlat)
         return _gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
 
     z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
@@ -407,7 +422,7 @@ def step_time(
     grads = eng.grad_bytes * p_dense
     grads_exp = eng.grad_bytes * sp["expert"]
     reduce = _allreduce(grads, n_dp, dbw, dlat)
-    reduce = reduce + np.where(moe, _allreduce(grads_exp, n_exp, dbw, dlat), 0.0)
+    reduce = reduce + np.where(moe, _allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
     dp_t = np.select(
         [c.zero == 0, c.zero == 1, c.zero == 2],
         [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
