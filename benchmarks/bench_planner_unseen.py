@@ -77,7 +77,7 @@ def applies(what_if: str, row: dict[str, str]) -> bool:
     userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
     NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
     (The former ``rails`` what-if, DP rings over every NIC of the node, is now the planner's
-    own DP link model, ``time._link``.)
+    own DP link model, ``collectives.link``.)
     """
     return row["engine"] == "modern" and int(row["tp"]) > 1
 

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
+from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, link
 from gpuwise.planner.efficiency import NET_FRACTION, Hardware
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.memory import stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.moe_comm import deepep_rates, ep_alltoall_time, nodes_per_token
 from gpuwise.planner.parallel import ENGINES, Setup, single, stage_layers
-from gpuwise.planner.time import LAT_BASE_S, LAT_INTER_S, _link, step_time
+from gpuwise.planner.time import step_time
 
 DSV3 = get_model("deepseek-v3")
 AUTOMODEL = ENGINES["automodel-deepep"]
@@ -123,7 +124,7 @@ def test_data_parallel_rings_use_one_nic_per_member_on_each_node() -> None:
     setup = Setup(4096, 512, 64, net_gbs_per_gpu=50.0)
     span = np.array([64, 64, 64, 64])
     stride = np.array([1, 2, 8, 4])
-    bw, _ = _link(H100, setup, span, stride)
+    bw, _ = link(H100, setup, span, stride)
     nic = 50.0 * NET_FRACTION
     assert list(bw) == pytest.approx([min(8 * nic, H100.link_gbs), 4 * nic, nic, 2 * nic])
-    assert _link(H100, setup, span)[0] == pytest.approx(nic)  # no stride: one NIC
+    assert link(H100, setup, span)[0] == pytest.approx(nic)  # no stride: one NIC

@@ -3,7 +3,7 @@
 Two implementations (``Engine.ep_dispatch``):
 
 * ``nccl``: an all-to-all over the EP group, every routed copy of a token (``top_k`` per token,
-  ``(ep-1)/ep`` of them remote) on the link the group spans (``time._link``).
+  ``(ep-1)/ep`` of them remote) on the link the group spans (``collectives.link``).
 * ``deepep``: DeepEP's normal (high-throughput) kernels when the EP group spans nodes
   (deepseek-ai/DeepEP V1, docs/legacy.md "Normal kernels with NVLink and RDMA forwarding"):
   a token crosses the network once per destination *node* and is forwarded from there to that

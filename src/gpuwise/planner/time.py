@@ -9,10 +9,9 @@ last backward pass, tied embeddings split across pipeline stages all-reduce thei
 between the first and last stage, and the optimizer streams its states once (plus
 Megatron-LM's gradient-buffer scaling pass where the engine runs it).
 
-Collectives use the ring cost ``2 (n-1)/n * S / B`` for all-reduce and ``(n-1)/n * S / B`` for
-all-gather / reduce-scatter (Thakur et al. 2005) plus NCCL's per-step latency, on the link the
-group actually spans: the chip's intra-node interconnect when the group fits in a node (ranks
-are ordered TP, CP, EP, DP, PP as in Megatron-LM), else the per-GPU inter-node network.
+Collectives are priced by :mod:`gpuwise.planner.collectives` (ring cost plus NCCL's latency
+model, on the link the group actually spans; ranks are ordered TP, CP, EP, DP, PP as in
+Megatron-LM).
 
 Software behaviour comes from the :class:`~gpuwise.planner.parallel.Engine` preset: which
 collectives overlap compute (the Megatron-LM presets charge every tensor-parallel collective
@@ -32,7 +31,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import NET_FRACTION, Hardware
+from gpuwise.planner.collectives import (
+    LAT_BASE_S,
+    gather_bytes,
+    link,
+    ring_allreduce,
+    ring_gather,
+)
+from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
@@ -43,13 +49,6 @@ from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import unfused_attention
 
-#: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for
-#: large messages; NVIDIA/nccl ``src/graph/tuning.cc``): a fixed launch latency plus a
-#: per-step hop latency, ``2 (n-1)`` steps for all-reduce and ``n-1`` for all-gather /
-#: reduce-scatter.  Hop latency 3.4 us over NVLink, 9.6 us over the network.
-LAT_BASE_S = 8.4e-6
-LAT_INTRA_S = 3.4e-6
-LAT_INTER_S = 9.6e-6
 #: Flash-attention backward executes 2.5x the forward's FLOPs (it recomputes QK^T; Dao 2023).
 FLASH_BWD_RATIO = 2.5
 #: HBM bytes per logit of an fp32 softmax cross-entropy and its gradient (Megatron-LM's
@@ -70,44 +69,6 @@ FLASH_GEN1_SLOWDOWN = 2.0
 #: x.pow(1))`` 4+4+4+4+4+4+4, the two input grads summed 4+4+4, downcast 4+2 = 92.  A fused
 #: norm kernel reads and writes 2 + 2 forward and twice that backward.
 EAGER_NORM_BYTES = (36.0, 92.0)
-
-
-def _link(
-    hw: Hardware, setup: Setup, span: np.ndarray, stride: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs.
-
-    Across nodes a ring runs one NCCL channel per NIC it can reach: ``NET n -> GPU a -> .. ->
-    GPU x -> NET m``, each channel taking its bandwidth from one NIC (NVIDIA/nccl
-    src/graph/search.cc @01afd20a, ``ncclTopoSearchRecNet`` and its "Search Patterns"), so a
-    group with ``g`` members on each node -- ranks ``stride`` apart, the node's other
-    ``stride`` groups running on the other NICs at the same time -- moves its inter-node bytes
-    over ``g`` rail NICs, up to the NVLink rate (8 x 200 Gb/s DGX A100 nodes: 192 GB/s bus
-    bandwidth, NVIDIA/nccl issue #812).  ``stride=None``: one member per node.
-    """
-    intra = span <= setup.gpus_per_node
-    members = 1 if stride is None else np.maximum(1, setup.gpus_per_node // stride)
-    net = np.minimum(setup.net_gbs_per_gpu * NET_FRACTION * members, hw.link_gbs)
-    bw = np.where(intra, hw.link_gbs, net)
-    lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
-    return bw, lat
-
-
-def _allreduce(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """Ring all-reduce: ``2 (n-1)/n * S / B`` plus ``2 (n-1)`` hop latencies."""
-    steps = 2.0 * (n - 1)
-    return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
-
-
-def _gather(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    """All-gather or reduce-scatter of ``nbytes`` (the full, unsharded size)."""
-    steps = n - 1.0
-    return np.where(n > 1, steps / n * nbytes / (bw * 1e9) + LAT_BASE_S + steps * lat, 0.0)
-
-
-def _gather_bytes_time(nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray) -> np.ndarray:
-    """The bandwidth term alone of :func:`_gather` (its latency does not depend on the size)."""
-    return np.where(n > 1, (n - 1.0) / n * nbytes / (bw * 1e9), 0.0)
 
 
 def _elementwise_time(hw: Hardware, nbytes: np.ndarray, dropout_bytes: np.ndarray) -> np.ndarray:
@@ -146,10 +107,10 @@ def _vocab_comm(
     """
     if not setup.engine.vocab_comm:
         return np.zeros(len(c)), np.zeros(len(c))
-    bw, lat = _link(hw, setup, c.tp)
+    bw, lat = link(hw, setup, c.tp)
     act = 2.0 * model.hidden * tok
-    gather, reduce = _gather(act, c.tp, bw, lat), _allreduce(act, c.tp, bw, lat)
-    loss = 3.0 * _allreduce(4.0 * tok, c.tp, bw, lat)
+    gather, reduce = ring_gather(act, c.tp, bw, lat), ring_allreduce(act, c.tp, bw, lat)
+    loss = 3.0 * ring_allreduce(4.0 * tok, c.tp, bw, lat)
     if not setup.engine.sequence_parallel:
         return reduce + loss, reduce
     return 3.0 * gather + loss, reduce + gather
@@ -273,12 +234,12 @@ def _layer_times(
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
     # inputs of the two column-parallel GEMMs once more for their weight gradients -- they
     # are not kept (Korthikanti et al. 2022 sec. 4.2.2): 6 gather-sized ops backward, not 4.
-    bw, lat = _link(hw, setup, c.tp)
+    bw, lat = link(hw, setup, c.tp)
     # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
     if eng.sequence_parallel:
-        tp_gathers_f = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat)
+        tp_gathers_f = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat)
     else:
-        tp_gathers_f = 2.0 * _allreduce(2.0 * h * tok, c.tp, bw, lat)
+        tp_gathers_f = 2.0 * ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
     fp8_gather_saving = np.zeros(len(c))
     if eng.sequence_parallel and eng.fp8_gathers:
         # FP8 gathers carry 1-byte tensors: Transformer Engine all-gathers the FP8 norm output
@@ -286,27 +247,27 @@ def _layer_times(
         # gradient to FP8 before gathering it for the row-parallel GEMMs ("cast, transpose for
         # efficient gather"; NVIDIA/TransformerEngine@0004dbd0 pytorch/module/
         # layernorm_linear.py, base.py ``grad_output_preprocess``).  Reduce-scatters stay 16-bit.
-        fp8_gather_saving = np.where(c.fp8 == 1, _gather_bytes_time(h * tok, c.tp, bw), 0.0)
+        fp8_gather_saving = np.where(c.fp8 == 1, gather_bytes(h * tok, c.tp, bw), 0.0)
     if eng.sequence_parallel and (eng.overlap_tp or eng.tp_async_bwd):
         # each collective charged against the GEMM Transformer Engine runs it under
-        gather = _gather(2.0 * h * tok, c.tp, bw, lat)
+        gather = ring_gather(2.0 * h * tok, c.tp, bw, lat)
         gemms = _gemms(model, moe, c, tok)
         ag8 = gather - fp8_gather_saving
         coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
         comm_f, comm_b = sp_block_comm(hw, eng, c, gemms, gemm_roles(model, moe), coll)
     else:
-        tp_one = _allreduce(2.0 * h * tok, c.tp, bw, lat)
+        tp_one = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
         comm_f = 2.0 * tp_one - 2.0 * fp8_gather_saving
-        redo = 2.0 * _gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
+        redo = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
         comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
     if moe:
         # token dispatch + combine forward; backward the combine's gradient is dispatched and
         # the dispatch's gradient combined: the same traffic (planner.moe_comm)
-        a2a = ep_alltoall_time(model, c, setup, *_link(hw, setup, c.tp * c.cp * c.ep), tok)
+        a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, c.tp * c.cp * c.ep), tok)
         comm_f = comm_f + a2a
         comm_b = comm_b + a2a
     # context parallelism: ring exchange of K and V, overlapped with the attention core
-    cbw, clat = _link(hw, setup, c.tp * c.cp)
+    cbw, clat = link(hw, setup, c.tp * c.cp)
     kv_bytes = 2.0 * tok * kv * (d_qk + d_v) / t
     cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
     comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
@@ -365,10 +326,10 @@ def step_time(
     # without it the receiving stage all-gathers the slices over its intra-node link
     # (Narayanan et al. 2021 sec. 4.1, scatter/gather optimization).
     act = 2.0 * model.hidden * tok
-    pbw, plat = _link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
+    pbw, plat = link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
     if not eng.sequence_parallel:
-        hop = hop + _gather(act, c.tp, *_link(hw, setup, c.tp))
+        hop = hop + ring_gather(act, c.tp, *link(hw, setup, c.tp))
     p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
     if eng.overlap_p2p:
         # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
@@ -397,13 +358,13 @@ def step_time(
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
     # the dense DP group: ranks tp * cp apart; the expert DP group: tp * cp * ep apart
-    dbw, dlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
-    xbw, xlat = _link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
+    dbw, dlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
+    xbw, xlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
 
     def gather(bytes_per_param: float) -> np.ndarray:
         """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
-        exp = _gather(bytes_per_param * sp["expert"], n_exp, xbw, xlat)
-        return _gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
+        exp = ring_gather(bytes_per_param * sp["expert"], n_exp, xbw, xlat)
+        return ring_gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
 
     z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
     if eng.zero3_per_step:
@@ -421,8 +382,8 @@ def step_time(
     # once-per-step data-parallel traffic
     grads = eng.grad_bytes * p_dense
     grads_exp = eng.grad_bytes * sp["expert"]
-    reduce = _allreduce(grads, n_dp, dbw, dlat)
-    reduce = reduce + np.where(moe, _allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
+    reduce = ring_allreduce(grads, n_dp, dbw, dlat)
+    reduce = reduce + np.where(moe, ring_allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
     dp_t = np.select(
         [c.zero == 0, c.zero == 1, c.zero == 2],
         [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
@@ -463,8 +424,10 @@ def step_time(
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
     tied = model.tied_embeddings and model.vocab > 0
-    ebw, elat = _link(hw, setup, np.where(c.pp > 1, setup.gpus * ones, 1.0))
-    emb_sync = _allreduce(eng.grad_bytes * model.vocab * model.hidden / c.tp, 2.0 * ones, ebw, elat)
+    ebw, elat = link(hw, setup, np.where(c.pp > 1, setup.gpus * ones, 1.0))
+    emb_sync = ring_allreduce(
+        eng.grad_bytes * model.vocab * model.hidden / c.tp, 2.0 * ones, ebw, elat
+    )
     emb_sync = np.where((c.pp > 1) & tied, emb_sync, 0.0)
     # FP8: the local GEMM weights are cast to FP8 once per step (planner.fp8)
     w_cast = hw.stream_time(weight_cast_bytes(sp["dense"] + sp["expert"]))
