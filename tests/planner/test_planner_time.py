@@ -133,13 +133,24 @@ def _foundry_id(r: dict[str, str]) -> str:
     return f"{r['model']}-{r['gpu']}"
 
 
+#: the README's Precision column -> the planner's compute precision (Composer's ``amp_fp8``
+#: runs the linear layers' GEMMs in Transformer Engine FP8; ``bf16``/``amp_bf16`` in BF16)
+FOUNDRY_PRECISION = {"bf16": "bf16", "amp_bf16": "bf16", "amp_fp8": "fp8"}
+
+
 def run_foundry(row: dict[str, str]) -> dict[str, Any]:
-    """The llm-foundry benchmark row's configuration (FSDP, its batch and recompute)."""
+    """The llm-foundry benchmark row's configuration (FSDP, its batch and recompute).
+
+    ``net_gbs_per_gpu`` (optional column): the inter-node rate the table's header states,
+    per GPU; without it the planner's default applies."""
     g, mb, ga = int(row["gpus"]), int(row["micro_batch"]), int(row["grad_accum"])
     # Composer FSDP mixed precision: DEFAULT reduces gradients in fp32, PURE in bf16
     engine = ENGINES["llm-foundry-2023"]
     if row["mp_mode"] == "DEFAULT":
         engine = replace(engine, name="llm-foundry-2023-fp32-reduce", grad_bytes=4)
+    net: dict[str, float] = {}
+    if row.get("net_gbs_per_gpu"):
+        net["net_gbs_per_gpu"] = float(row["net_gbs_per_gpu"])
     return evaluate_config(
         get_model(row["model"]),
         row["gpu"],
@@ -150,6 +161,8 @@ def run_foundry(row: dict[str, str]) -> dict[str, Any]:
         micro_batch=mb,
         engine=engine,
         recompute="full" if row["activation_checkpointing"] == "yes" else "none",
+        precision=FOUNDRY_PRECISION[row["precision"]],
+        **net,
     )
 
 
