@@ -191,8 +191,12 @@ def _layer_times(
             if eng.flash_generation < 2:
                 attn_f, attn_b = FLASH_GEN1_SLOWDOWN * attn_f, FLASH_GEN1_SLOWDOWN * attn_b
         else:
-            rate_t = hw.gemm_time(q_len, s * np.ones(len(c)), d_qk * np.ones(len(c)), "bf16")
-            per_flop = rate_t / (2.0 * q_len * s * d_qk)
+            # one kernel grid over every (batch, head) pair: their query tiles share the waves
+            # of SMs (Dao-AILab/flash-attention ``grid = (cdiv(seqlen_q, BLOCK_M), batch *
+            # nheads)``), so wave quantization is judged on all of them together
+            ones = np.ones(len(c))
+            rate_t = hw.gemm_time(q_len, s * ones, d_qk * ones, "bf16", heads_local)
+            per_flop = rate_t / (2.0 * q_len * s * d_qk * heads_local)
             if eng.flash_generation < 2:
                 per_flop = per_flop * FLASH_GEN1_SLOWDOWN
             attn_f = flops_f * per_flop
