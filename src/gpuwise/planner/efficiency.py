@@ -275,7 +275,7 @@ class Hardware:
     * memory-bound kernels: ``elementwise_gbs`` (training's elementwise kernels), else the
       STREAM ``mem_bw_gbs``;
     * the fused attention core: ``attention_tflops_at(seq, head_dim, "fwd" | "bwd")`` (else
-      the GEMM rate of its ``seq x seq x head_dim`` shape, see ``gpuwise.planner.time``);
+      the published kernel rates of ``gpuwise.planner.flash_rate``);
     * the kernels named in :data:`MEASURED_KERNELS`: ``elementwise_detail[name]`` GB/s (else
       the memory-bound rate);
     * collectives: ``allreduce_gbs`` (else the catalog link).

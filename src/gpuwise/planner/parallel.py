@@ -42,6 +42,11 @@ class Engine:
     # flash-attention kernel generation: 2 = FlashAttention-2 work partitioning (and later);
     # 1 = the original algorithm (FlashAttention-1 CUDA, or its Triton port with ALiBi bias)
     flash_generation: int = 2
+    # the attention kernel uses Hopper's own instructions on sm90: Transformer Engine disables
+    # FlashAttention "to give FusedAttention preference on Hopper+" (cuDNN;
+    # ``transformer_engine/pytorch/attention.py`` ``get_attention_backend``); FlashAttention-2
+    # and the Triton port issue Ampere's ``mma.sync`` there (``gpuwise.planner.flash_rate``)
+    hopper_attention: bool = False
     # Megatron-LM's local DDP divides the contiguous fp32 gradient buffer by the data-parallel
     # size before its all-reduce -- every step, also when DP = 1 (``buffer_.data /=
     # mpu.get_data_parallel_world_size()`` in ``megatron/model/distributed.py``
@@ -130,7 +135,8 @@ class Engine:
 #: gradient reduction, async column-parallel backward collectives; the ``modern-*`` presets add
 #: the overlaps a run's own config turns on.
 _MODERN = Engine(
-    "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True
+    "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
+    hopper_attention=True,
 )
 
 

@@ -22,7 +22,8 @@ gradient accumulation, the flash-attention generation, the gradient precision.
 
 Rates come from :class:`~gpuwise.planner.efficiency.Hardware`: with a device profile, a
 measured rate replaces the modelled one of its kernel class (the fused attention core at the
-measured SDPA forward/backward TFLOP/s instead of the GEMM rate of its shape; forward dropout
+measured SDPA forward/backward TFLOP/s instead of the published kernel rates of
+:mod:`~gpuwise.planner.flash_rate`; forward dropout
 bytes at the measured dropout-kernel GB/s; other memory-bound bytes at the elementwise-kernel
 GB/s); what the profile did not measure is modelled exactly as without one.
 """
@@ -39,6 +40,7 @@ from gpuwise.planner.collectives import (
     ring_gather,
 )
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.flash_rate import flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
@@ -191,16 +193,14 @@ def _layer_times(
             if eng.flash_generation < 2:
                 attn_f, attn_b = FLASH_GEN1_SLOWDOWN * attn_f, FLASH_GEN1_SLOWDOWN * attn_b
         else:
-            # one kernel grid over every (batch, head) pair: their query tiles share the waves
-            # of SMs (Dao-AILab/flash-attention ``grid = (cdiv(seqlen_q, BLOCK_M), batch *
+            # published kernel rates (flash_rate): one grid over every (batch, head) pair's
+            # query tiles (Dao-AILab/flash-attention ``grid = (cdiv(seqlen_q, BLOCK_M), batch *
             # nheads)``), so wave quantization is judged on all of them together
-            ones = np.ones(len(c))
-            rate_t = hw.gemm_time(q_len, s * ones, d_qk * ones, "bf16", heads_local)
-            per_flop = rate_t / (2.0 * q_len * s * d_qk * heads_local)
-            if eng.flash_generation < 2:
-                per_flop = per_flop * FLASH_GEN1_SLOWDOWN
-            attn_f = flops_f * per_flop
-            attn_b = FLASH_BWD_RATIO * attn_f
+            gen, native, keys = eng.flash_generation, eng.hopper_attention, s * np.ones(len(c))
+            rate_f = flash_tflops(hw.acc, q_len, keys, d_qk, heads_local, "fwd", gen, native)
+            rate_b = flash_tflops(hw.acc, q_len, keys, d_qk, heads_local, "bwd", gen, native)
+            attn_f = flops_f / (rate_f * 1e12)
+            attn_b = FLASH_BWD_RATIO * flops_f / (rate_b * 1e12)
         scores_bytes_f = scores_bytes_b = np.zeros(len(c))
     else:
         core = unfused_attention(hw, heads_local, q_len, s, d_qk, d_v, model.dropout)
