@@ -42,6 +42,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_planner_unseen.py
 	$(PY) benchmarks/bench_attention_core.py
 	$(PY) benchmarks/bench_planner_foundry_full.py
+	$(PY) benchmarks/bench_flash_rate.py
 
 bench-cpu: $(STAMP_TEST)
 	$(PY) benchmarks/bench_cpu_validation.py --quick
