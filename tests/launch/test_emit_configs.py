@@ -310,3 +310,15 @@ def test_plan_train_torchtitan_engine_emits_op_sac(cli: Any) -> None:
     assert res.code == 0, res.err
     ac = tomllib.loads(res.json()["emitted"])["activation_checkpoint"]
     assert ac == {"mode": "selective", "selective_ac_option": "op"}
+
+
+def test_torchtitan_compiles_when_the_plan_budgeted_fused_kernels(cli: Any) -> None:
+    """A plan whose engine fused the elementwise kernels (torchtitan-compile, modern) runs
+    torchtitan with ``training.compile``; the eager torchtitan preset does not."""
+    for engine, want in (("torchtitan-compile", True), ("torchtitan", None), ("modern", True)):
+        res = cli("plan", "train", "--model", "llama-3-8b", "--gpus", "16xA800",
+                  "--global-batch", "256", "--engine", engine, "--emit", "torchtitan", "--json")
+        assert res.code == 0, res.err
+        assert tomllib.loads(res.json()["emitted"])["training"].get("compile") is want
+    with pytest.raises(GpuwiseError, match="fused_kernels"):
+        emit("torchtitan", LLAMA, plan(fused_kernels="yes"))

@@ -309,7 +309,8 @@ def _emit(
         from gpuwise.launch import emit as emit_fn
     except ImportError:
         raise GpuwiseError("--emit needs gpuwise.launch, which this build lacks") from None
-    plan = dict(best, global_batch=global_batch, seq=model.seq_len, selective=eng.selective)
+    plan = dict(best, global_batch=global_batch, seq=model.seq_len, selective=eng.selective,
+                fused_kernels=eng.fused_kernels)
     text: str = emit_fn(fmt, model, plan)
     if out is not None:
         out.write_text(text, encoding="utf-8")

@@ -39,6 +39,9 @@ class LaunchPlan:
     gpus: int
     gpu_type: str
     selective: str = "attention"
+    #: whether the plan budgeted fused elementwise kernels (``Engine.fused_kernels``): eager
+    #: PyTorch engines (torchtitan, FSDP) only get them from torch.compile; optional key
+    fused_kernels: bool = False
 
     @property
     def grad_accum(self) -> int:
@@ -90,6 +93,10 @@ def check_plan(model: ModelConfig, plan: Mapping[str, Any]) -> LaunchPlan:
         raise GpuwiseError(f"plan: selective: expected one of {', '.join(SELECTIVE)}, got "
                            f"{sel!r}{did_you_mean(sel, SELECTIVE)}")
     vals["selective"] = sel
+    fused = plan.get("fused_kernels", False)
+    if not isinstance(fused, bool):
+        raise GpuwiseError(f"plan: fused_kernels: expected true or false, got {fused!r}")
+    vals["fused_kernels"] = fused
     p = LaunchPlan(**vals)
     if p.zero > 3:
         raise GpuwiseError(f"plan: zero: ZeRO stages are 0-3, got {p.zero}")

@@ -2,7 +2,7 @@
 
 Keys follow torchtitan's ``JobConfig`` (``torchtitan/config/job_config.py``) and its shipped
 ``train_configs/*.toml``: ``[training] local_batch_size / global_batch_size / seq_len /
-mixed_precision_param``, ``[parallelism] data_parallel_replicate_degree /
+mixed_precision_param / compile``, ``[parallelism] data_parallel_replicate_degree /
 data_parallel_shard_degree / fsdp_reshard_after_forward / tensor_parallel_degree /
 pipeline_parallel_degree / pipeline_parallel_schedule / pipeline_parallel_microbatch_size /
 pipeline_parallel_layers_per_stage / context_parallel_degree / expert_parallel_degree``,
@@ -81,6 +81,10 @@ def emit_torchtitan(model: ModelConfig, p: LaunchPlan) -> str:
         "mixed_precision_param": "bfloat16",
         "mixed_precision_reduce": "float32",
     }
+    if p.fused_kernels:
+        # the plan's step time assumed fused norms, rotary and activation kernels: torchtitan
+        # gets them by compiling each TransformerBlock (``training.compile``)
+        training["compile"] = True
     sharded = p.zero > 0
     par: dict[str, Any] = {
         "data_parallel_replicate_degree": 1 if sharded else p.dp,
