@@ -11,7 +11,7 @@ from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware, achievable_tflops, burst_gemm_fraction
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.fp8 import quantize_bytes_per_token
-from gpuwise.planner.memory import microbatches, stage_params
+from gpuwise.planner.memory import layer_activation_bytes, microbatches, stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import ENGINES, Engine, Setup, single
 from gpuwise.planner.time import step_time
@@ -94,3 +94,18 @@ def test_fp8_weights_cast_once_per_step() -> None:
         local = stage_params(model, c)["dense"]
         expected = weights * hw.stream_time(4.0 * local)
         assert (r["step"] - rest)[0] == pytest.approx(expected[0], rel=1e-9, abs=1e-12)
+
+
+def test_te_fp8_saves_one_byte_gemm_inputs() -> None:
+    """Transformer Engine's FP8 layers save the FP8 cast of the QKV, FC1 and FC2 inputs (1 B
+    instead of 2) and the projection's FP8 input next to the attention core's 16-bit output:
+    per token and layer, TP 1, Llama 3 8B, that is -h (QKV) - h (FC1) - f (FC2) + h (proj);
+    an engine without the flag (torchao-style 16-bit saves) keeps the BF16 count."""
+    model = get_model("llama-3-8b")
+    setup = Setup(seq=4096, global_batch=8, gpus=1, engine=ENGINES["modern"])
+    bf16 = layer_activation_bytes(model, False, single(precision="bf16"), setup)
+    fp8 = layer_activation_bytes(model, False, single(precision="fp8"), setup)
+    h, f = model.hidden, model.ffn_size
+    assert (bf16 - fp8)[0] == pytest.approx(setup.seq * (h + f))
+    plain = replace(setup, engine=replace(ENGINES["modern"], fp8_saved_inputs=False))
+    assert layer_activation_bytes(model, False, single(precision="fp8"), plain)[0] == bf16[0]

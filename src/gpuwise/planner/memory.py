@@ -59,6 +59,11 @@ def _sp(c: Candidates, setup: Setup) -> np.ndarray:
     return rep
 
 
+def fp8_saved_input(c: Candidates, setup: Setup) -> np.ndarray:
+    """1 for candidates whose FP8 GEMMs save 1-byte inputs (``Engine.fp8_saved_inputs``)."""
+    return c.fp8.astype(float) * (1.0 if setup.engine.fp8_saved_inputs else 0.0)
+
+
 def layer_activation_bytes(
     model: ModelConfig,
     moe: bool,
@@ -81,8 +86,11 @@ def layer_activation_bytes(
     tok = setup.seq * c.micro_batch / c.cp  # tokens per GPU per micro-batch
     t = c.tp.astype(float)
     rep = _sp(c, setup)
+    # bytes per saved GEMM-input element: 1 where FP8 layers keep their FP8 cast
+    f8 = fp8_saved_input(c, setup)
+    gemm_in = act_bytes - f8 * (act_bytes - 1.0)
     # attention block: norm input, QKV input, output dropout mask (replicated or SP-sharded)
-    attn_rep = (2.0 * act_bytes + drop * mask_bytes) * h
+    attn_rep = (act_bytes + gemm_in + drop * mask_bytes) * h
     if model.mla is not None:
         kv_heads_stored = a  # keys/values are decompressed per head
         attn_rep += act_bytes * (
@@ -90,7 +98,11 @@ def layer_activation_bytes(
         )
     else:
         kv_heads_stored = kv
-    attn_tp = act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
+    # the core keeps its 16-bit output; an FP8 output projection saves its own 1-byte cast
+    attn_tp = (
+        act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
+        + f8 * a * d_v
+    )
     if setup.engine.flash_attention:
         core = np.full(len(c), 4.0 * a)  # fp32 log-sum-exp per head
     else:
@@ -98,15 +110,20 @@ def layer_activation_bytes(
         core_b = act_bytes + drop * (mask_bytes + act_bytes)
         core = np.where(rc == 1, 0.0, a * setup.seq * core_b)
     # MLP block
-    act = (3.0 if model.ffn_type == "swiglu" else 2.0) * act_bytes
-    mlp_rep = (2.0 * act_bytes + drop * mask_bytes) * h
+    n_act = 3.0 if model.ffn_type == "swiglu" else 2.0
+    act = n_act * act_bytes
+    mlp_rep: float | np.ndarray
+    mlp_tp: float | np.ndarray
     if moe:
         k = model.top_k
-        # routed copies + fp32 router logits
-        mlp_rep = mlp_rep + act_bytes * h * k + 4.0 * model.experts
+        # norm input, its output, routed copies + fp32 router logits
+        mlp_rep = (2.0 * act_bytes + drop * mask_bytes + act_bytes * k) * h + 4.0 * model.experts
         mlp_tp = act * model.expert_ffn * (k + model.shared_experts)
     else:
-        mlp_tp = act * model.ffn_size
+        # norm input + FC1 input; FC1 output(s) for the activation's backward + FC2 input
+        # (expert GEMMs keep 16-bit here: Transformer Engine's grouped GEMM was not read)
+        mlp_rep = (act_bytes + gemm_in + drop * mask_bytes) * h
+        mlp_tp = ((n_act - 1.0) * act_bytes + gemm_in) * model.ffn_size
     full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t)
     only_input = tok * act_bytes * h * rep
     if setup.engine.selective == "op" and not moe and op_sac_supported(model):

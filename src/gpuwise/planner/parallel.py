@@ -129,6 +129,14 @@ class Engine:
     # torch/distributed/pipelining/stage.py @88fa1e71), so the gathers and the reduce-scatter
     # run once per step, not per micro-batch
     zero3_per_step: bool = False
+    # FP8 layers save the FP8-cast GEMM inputs (1 byte) for the weight-gradient GEMM instead of
+    # the 16-bit ones: Transformer Engine's ``_Linear``/``_LayerNormLinear`` forward keeps
+    # ``inputmat``/``ln_out`` after the FP8 cast when ``fp8`` is on
+    # (TransformerEngine@3ec87875 pytorch/module/linear.py, layernorm_linear.py
+    # ``ln_out_to_save``; TE 1.x ``saved_inputmat = inputmat`` likewise); the attention core
+    # still saves its 16-bit output, so the projection's FP8 copy of it comes on top
+    # (planner.memory ``layer_activation_bytes``)
+    fp8_saved_inputs: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -136,7 +144,7 @@ class Engine:
 #: the overlaps a run's own config turns on.
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
-    hopper_attention=True,
+    hopper_attention=True, fp8_saved_inputs=True,
 )
 
 
