@@ -12,7 +12,8 @@
   only the 2sbh layer input.  We derive the same sum term by term so that GQA (smaller K, V),
   SwiGLU (gate + up + product = 6 s b f instead of GeLU's 4 s b f), no-dropout models,
   flash attention (no s^2 term, a 4-byte log-sum-exp per head), MoE (top-k routed copies)
-  and context parallelism (s/cp tokens per GPU) follow from the same derivation.
+  and context parallelism (s/cp tokens per GPU) follow from the same derivation.  Transformer
+  Engine FP8 layers save their GEMM inputs as 1-byte FP8 casts (``Engine.fp8_saved_inputs``).
 * Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
   ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5).
 * Overhead: CUDA context, cuBLAS/NCCL workspaces and allocator fragmentation.
