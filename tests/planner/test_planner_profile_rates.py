@@ -15,6 +15,7 @@ import pytest
 
 from gpuwise.calibrate.profile import AttentionPoint, DeviceProfile, GemmPoint
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.flash_rate import first_generation_share
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.memory import layer_activation_bytes, memory_breakdown
 from gpuwise.planner.models import ModelConfig
@@ -109,6 +110,22 @@ def test_measured_attention_rates_charge_the_flash_core() -> None:
     base = _times(LLAMA, _legacy(_profile()), True)
     assert (t["gemm_f"], t["elem_f"]) == (base["gemm_f"], base["elem_f"])
     assert _times(GPT, hw, False) == _times(GPT, _legacy(_profile()), False)
+
+
+def test_first_generation_flash_runs_at_its_measured_share_of_the_profile_rate() -> None:
+    """A profile measures a FlashAttention-2-class SDPA; a first-generation engine runs at the
+    first FlashAttention's measured share of it at that length (the catalog path's factor)."""
+    hw = Hardware.from_profile(_profile(attention=_attention()))
+    setup = Setup(seq=SEQ, global_batch=2 * MB, gpus=1, engine=_engine(True))
+    gen1 = Setup(seq=SEQ, global_batch=2 * MB, gpus=1,
+                 engine=Engine("t1", flash_attention=True, sequence_parallel=False,
+                               overlap_dp=False, fused_kernels=False, flash_generation=1))
+    c = single(micro_batch=MB)
+    new, old = _layer_times(LLAMA, False, c, gen1, hw), _layer_times(LLAMA, False, c, setup, hw)
+    share = float(first_generation_share(np.array([float(SEQ)]))[0])
+    assert 0.5 < share < 0.7
+    for k in ("attn_f", "attn_b"):
+        assert new[k][0] == pytest.approx(old[k][0] / share, rel=1e-12)
 
 
 def test_measured_dropout_rate_charges_forward_dropout_bytes() -> None:

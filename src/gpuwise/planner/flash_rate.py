@@ -85,13 +85,24 @@ def backward_rate(fwd: np.ndarray, fwd_bwd: np.ndarray) -> np.ndarray:
     return 2.5 / (3.5 / fwd_bwd - 1.0 / fwd)
 
 
-def measured_tflops(head_dim: int, direction: str, generation: int = 2) -> np.ndarray:
-    """A100 TFLOP/s at :data:`SEQS` for head dimension 64 or 128, ``direction`` "fwd"/"bwd"."""
+def _at_length(seq: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` measured at :data:`SEQS`, linear in ``log2`` of the length, held at the ends."""
+    x = np.log2(np.clip(np.asarray(seq, dtype=float), SEQS[0], SEQS[-1]))
+    return np.asarray(np.interp(x, np.log2(SEQS), values), dtype=float)
+
+
+def first_generation_share(seq: np.ndarray) -> np.ndarray:
+    """Rate of the first FlashAttention relative to FlashAttention-2 at query length ``seq``
+    (forward + backward, head dimension 64, Fig. 4 c): applied to every head dimension and
+    direction, and to a profile's measured (FlashAttention-2-class) SDPA rates."""
+    return _at_length(seq, FA1_FWD_BWD_64 / FA2_FWD_BWD[64])
+
+
+def measured_tflops(head_dim: int, direction: str) -> np.ndarray:
+    """A100 FlashAttention-2 TFLOP/s at :data:`SEQS` for head dimension 64 or 128,
+    ``direction`` "fwd"/"bwd"."""
     fwd = FA2_FWD[head_dim]
-    rate = fwd if direction == "fwd" else backward_rate(fwd, FA2_FWD_BWD[head_dim])
-    if generation < 2:
-        rate = rate * FA1_FWD_BWD_64 / FA2_FWD_BWD[64]
-    return rate
+    return fwd if direction == "fwd" else backward_rate(fwd, FA2_FWD_BWD[head_dim])
 
 
 def peak_fraction(
@@ -99,11 +110,12 @@ def peak_fraction(
 ) -> np.ndarray:
     """Fraction of the A100's dense BF16 peak the causal kernel reached at query length ``seq``
     (interpolated as the module docstring says)."""
-    x = np.log2(np.clip(np.asarray(seq, dtype=float), SEQS[0], SEQS[-1]))
-    lo, hi = (np.interp(x, np.log2(SEQS), measured_tflops(d, direction, generation))
-              for d in (64, 128))
+    lo, hi = (_at_length(seq, measured_tflops(d, direction)) for d in (64, 128))
     w = min(1.0, max(0.0, (float(head_dim) - 64.0) / 64.0))
-    return np.asarray(((1.0 - w) * lo + w * hi) / A100_PEAK, dtype=float)
+    frac = ((1.0 - w) * lo + w * hi) / A100_PEAK
+    if generation < 2:
+        frac = frac * first_generation_share(seq)
+    return np.asarray(frac, dtype=float)
 
 
 @cache

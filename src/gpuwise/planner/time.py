@@ -40,7 +40,7 @@ from gpuwise.planner.collectives import (
     ring_gather,
 )
 from gpuwise.planner.efficiency import Hardware
-from gpuwise.planner.flash_rate import flash_tflops
+from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
@@ -58,10 +58,6 @@ FLASH_BWD_RATIO = 2.5
 #: same chain): cast to fp32 (2 + 4), max (4), subtract (8), exp (8), sum (4), normalize (8),
 #: scale by the incoming gradient (8), cast back to 16 bits (4 + 2).
 CE_BYTES_PER_LOGIT = 52.0
-#: Time of a first-generation FlashAttention kernel relative to FlashAttention-2's: Dao 2023
-#: (arXiv 2307.08691, abstract) -- FlashAttention-2 is "around 2x" faster, "50-73%" of the
-#: A100's peak against the original's "25-40%" (its Triton port is "slightly slower" still).
-FLASH_GEN1_SLOWDOWN = 2.0
 #: HBM bytes per hidden element of one RMSNorm run as separate eager fp32 ops, forward and
 #: backward (torchtitan/models/norms.py ``RMSNorm``: ``self._norm(x.float()).type_as(x) *
 #: self.weight`` with ``_norm`` = ``x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)``).
@@ -190,8 +186,9 @@ def _layer_times(
         flops_f = 0.5 * 2.0 * q_len * s * (d_qk + d_v) * heads_local  # causal blocks skipped
         if hw.attention_measured:
             attn_f, attn_b = _measured_attention(hw, flops_f, q_len, d_qk)
-            if eng.flash_generation < 2:
-                attn_f, attn_b = FLASH_GEN1_SLOWDOWN * attn_f, FLASH_GEN1_SLOWDOWN * attn_b
+            if eng.flash_generation < 2:  # the profile measured a FlashAttention-2-class SDPA
+                share = first_generation_share(q_len)
+                attn_f, attn_b = attn_f / share, attn_b / share
         else:
             # published kernel rates (flash_rate): one grid over every (batch, head) pair's
             # query tiles (Dao-AILab/flash-attention ``grid = (cdiv(seqlen_q, BLOCK_M), batch *
