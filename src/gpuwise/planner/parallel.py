@@ -148,6 +148,23 @@ _MODERN = Engine(
 )
 
 
+def _userbuffers(
+    name: str, rs_splits: tuple[int, int] = (0, 0), rs_sms: tuple[int, int] = (1, 1)
+) -> Engine:
+    """``modern`` with Transformer Engine's userbuffers TP overlap, Megatron-Core's
+    ``overlap_p2p_comm`` and the parameter all-gather under the forward, as every userbuffers
+    recipe read sets them; ``rs_splits``/``rs_sms`` are its reduce-scatter method and SMs."""
+    return replace(
+        _MODERN,
+        name=name,
+        overlap_tp=True,
+        overlap_p2p=True,
+        overlap_param_gather=True,
+        ub_rs_splits=rs_splits,
+        ub_rs_sms=rs_sms,
+    )
+
+
 #: Megatron-LM as used by Narayanan et al. 2021 (the paper's scripts, NVIDIA/Megatron-LM
 #: examples/sc21/, "use commit 6985e589"): no flash attention, no SP, fused kernels, fp16 with a
 #: static loss scale (CONFIG.sh ``--fp16 --loss-scale 8192``) and no
@@ -213,43 +230,17 @@ ENGINES: dict[str, Engine] = {
     # ... with userbuffers as Megatron-Bridge's H100 FP8 configs set them (``comm_overlap.py``
     # ``userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192``, ``..._h16384_tp8_cp2_...``:
     # ring-exchange reduce-scatters on 1 SM) and overlap_p2p_comm (on for PP > 1, VP > 1)
-    "modern-ub": replace(
-        _MODERN, name="modern-ub", overlap_tp=True, overlap_p2p=True, overlap_param_gather=True
-    ),
+    "modern-ub": _userbuffers("modern-ub"),
     # ... with NeMo-Framework-Launcher's ``ub_cfg_h100_h8192_tp4_mbs1_seqlen{4096,8192}``
     # (Llama 70B, TP 4): pipelined reduce-scatters, 4 splits, on 24 (proj) / 16 (FC2) SMs
-    "modern-ub-h8192-tp4": replace(
-        _MODERN,
-        name="modern-ub-h8192-tp4",
-        overlap_tp=True,
-        overlap_p2p=True,
-        overlap_param_gather=True,
-        ub_rs_splits=(4, 4),
-        ub_rs_sms=(24, 16),
-    ),
+    "modern-ub-h8192-tp4": _userbuffers("modern-ub-h8192-tp4", (4, 4), (24, 16)),
     # ... with ``ub_cfg_h100_{bf16,fp8}_h16384_tp8_cp2_mbs1_seqlen8192`` (Llama 3.1 405B, TP 8):
     # pipelined reduce-scatters, 4 splits, on 24 (proj) / 8 (FC2) SMs
-    "modern-ub-h16384-tp8": replace(
-        _MODERN,
-        name="modern-ub-h16384-tp8",
-        overlap_tp=True,
-        overlap_p2p=True,
-        overlap_param_gather=True,
-        ub_rs_splits=(4, 4),
-        ub_rs_sms=(24, 8),
-    ),
+    "modern-ub-h16384-tp8": _userbuffers("modern-ub-h16384-tp8", (4, 4), (24, 8)),
     # ... with userbuffers on Transformer Engine's defaults (no ub config given: NeMo-Framework-
     # Launcher ``gpt3/175b.yaml``; TE ``initialize_ub``: pipelined reduce-scatters, 4 splits,
     # 16 SMs, no SM margin)
-    "modern-ub-te-default": replace(
-        _MODERN,
-        name="modern-ub-te-default",
-        overlap_tp=True,
-        overlap_p2p=True,
-        overlap_param_gather=True,
-        ub_rs_splits=(4, 4),
-        ub_rs_sms=(0, 0),
-    ),
+    "modern-ub-te-default": _userbuffers("modern-ub-te-default", (4, 4), (0, 0)),
     # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
     # fusion beyond what eager PyTorch offers.
     "fsdp": Engine("fsdp", True, True, True, False, 2, False),
