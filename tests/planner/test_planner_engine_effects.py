@@ -76,21 +76,28 @@ def _with(kw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+GPT_22B = get_model("gpt-22b")
+
+
+def _added_22b(on: Engine, off: Engine, **over: Any) -> tuple[float, float]:
+    """(optimizer time, step time) engine ``on`` adds over ``off``: GPT 22B on 8 A100s, TP 8,
+    global batch 4 in one micro-batch, full recompute (``over`` changes any of these)."""
+    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
+    kw.update({"recompute": "full", **over})
+    a: dict[str, Any] = evaluate_config(GPT_22B, "A100-80GB", engine=on, **_with(kw))
+    b: dict[str, Any] = evaluate_config(GPT_22B, "A100-80GB", engine=off, **_with(kw))
+    return (a["time_s"]["optimizer"] - b["time_s"]["optimizer"],
+            a["time_s"]["step"] - b["time_s"]["step"])
+
+
 def test_megatron_grad_buffer_scaling_streams_every_local_gradient_once_more() -> None:
     """Megatron-LM's local DDP divides the fp32 gradient buffer by the DP size every step,
     also at DP = 1: one read + write (8 B) per local parameter, once per step."""
-    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
-    kw.update(recompute="selective")
     plain = replace(MEGATRON, grad_buffer_scale=False)
-    m = get_model("gpt-22b")
-    with_scale: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=MEGATRON, **_with(kw))
-    without: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=plain, **_with(kw))
-    added = with_scale["time_s"]["step"] - without["time_s"]["step"]
-    local_params = m.num_params() / 8  # TP = 8 shards every weight
+    opt_added, added = _added_22b(MEGATRON, plain, recompute="selective")
+    local_params = GPT_22B.num_params() / 8  # TP = 8 shards every weight
     assert added == pytest.approx(8 * local_params / (2039e9 * 0.9), rel=0.05)
-    assert added == pytest.approx(
-        with_scale["time_s"]["optimizer"] - without["time_s"]["optimizer"], rel=1e-9
-    )
+    assert added == pytest.approx(opt_added, rel=1e-9)
 
 
 def _embedding_sync(model: str, tp: int, pp: int, gpus: int) -> float:
@@ -118,17 +125,11 @@ def test_fp16_loss_scaling_unscales_every_local_gradient_once_per_step() -> None
     """fp16 runs (megatron-2021: the SC21 scripts' ``--fp16``) unscale the fp32 main gradients
     and check them for inf/nan before clipping: one more read + write (8 B) per local
     parameter per step, in the optimizer."""
-    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
-    kw.update(recompute="full")
     fp16 = ENGINES["megatron-2021"]
     assert fp16.fp16_loss_scaling and not MEGATRON.fp16_loss_scaling
-    m = get_model("gpt-22b")
-    scaled: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=fp16, **_with(kw))
-    plain = replace(fp16, fp16_loss_scaling=False)
-    bf16: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=plain, **_with(kw))
-    added = scaled["time_s"]["optimizer"] - bf16["time_s"]["optimizer"]
-    assert added == pytest.approx(8 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
-    assert added == pytest.approx(scaled["time_s"]["step"] - bf16["time_s"]["step"], rel=1e-9)
+    added, step_added = _added_22b(fp16, replace(fp16, fp16_loss_scaling=False))
+    assert added == pytest.approx(8 * GPT_22B.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(step_added, rel=1e-9)
 
 
 def test_vocab_parallel_collectives_run_once_per_micro_batch_on_the_last_stage() -> None:
@@ -164,15 +165,9 @@ def test_fp16_model_grads_are_copied_to_fp32_main_grads_for_the_optimizer() -> N
     assert eng.grad_bytes == 2 and eng.main_grad_copy
     assert ENGINES["megatron-2021-torch-ddp"].main_grad_copy
     assert not MEGATRON.main_grad_copy  # 2022: fp32 gradient buffer, ``.float()`` is a no-op
-    kw: dict[str, Any] = {"pp": 1, "global_batch": 4, "gpus": 8, "micro_batch": 4}
-    kw.update(recompute="full")
-    m = get_model("gpt-22b")
-    on: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=eng, **_with(kw))
-    off_eng = replace(eng, main_grad_copy=False)
-    off: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=off_eng, **_with(kw))
-    added = on["time_s"]["optimizer"] - off["time_s"]["optimizer"]
-    assert added == pytest.approx(14 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
-    assert added == pytest.approx(on["time_s"]["step"] - off["time_s"]["step"], rel=1e-9)
+    added, step_added = _added_22b(eng, replace(eng, main_grad_copy=False))
+    assert added == pytest.approx(14 * GPT_22B.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(step_added, rel=1e-9)
 
 
 def test_megatron_2021_torch_ddp_overlaps_its_all_reduce_and_skips_the_scaling_pass() -> None:
@@ -197,12 +192,6 @@ def test_megatron_local_ddp_hook_reads_the_new_gradient_every_micro_batch() -> N
     from a hook, each micro-batch: 2 B read on top of the buffer's read + write."""
     eng = ENGINES["megatron-2021"]
     assert eng.grad_hook_add and not ENGINES["megatron-2021-torch-ddp"].grad_hook_add
-    kw: dict[str, Any] = {"pp": 1, "global_batch": 16, "gpus": 8, "micro_batch": 4}
-    kw.update(recompute="full")
-    m = get_model("gpt-22b")
-    on: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=eng, **_with(kw))
-    off_eng = replace(eng, grad_hook_add=False)
-    off: dict[str, Any] = evaluate_config(m, "A100-80GB", engine=off_eng, **_with(kw))
-    added = on["time_s"]["step"] - off["time_s"]["step"]
+    _, added = _added_22b(eng, replace(eng, grad_hook_add=False), global_batch=16)
     # 4 micro-batches x 2 B per local parameter (TP 8)
-    assert added == pytest.approx(4 * 2 * m.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+    assert added == pytest.approx(4 * 2 * GPT_22B.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
