@@ -6,8 +6,8 @@ memory-bound elementwise kernels and the tensor-/expert-/context-parallel collec
 pipeline then takes ``(m + (p-1)/v)`` micro-batch slots (1F1B / interleaved bubble, Narayanan et
 al. 2021 sec. 2.2), the data-parallel gradient reduction adds what it cannot hide behind the
 last backward pass, tied embeddings split across pipeline stages all-reduce their gradient
-between the first and last stage, and the optimizer streams its states once (plus
-Megatron-LM's gradient-buffer scaling pass where the engine runs it).
+between the first and last stage, and the optimizer streams its states once
+(:mod:`gpuwise.planner.optimizer_step`).
 
 Collectives are priced by :mod:`gpuwise.planner.collectives` (ring cost plus NCCL's latency
 model, on the link the group actually spans; ranks are ordered TP, CP, EP, DP, PP as in
@@ -46,6 +46,7 @@ from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
+from gpuwise.planner.optimizer_step import optimizer_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
@@ -406,21 +407,9 @@ def step_time(
         step_z3 = np.maximum(0.0, gather(2.0) - per_stage * fwd)
         step_z3 = step_z3 + np.maximum(0.0, gather(eng.grad_bytes) - hidden)
         dp_exposed = np.where(c.zero == 3, runs * step_z3, dp_exposed)
-    # optimizer step, per local parameter: the gradient-norm pass for clipping reads the
-    # gradient; AdamW reads and writes the fp32 master and both moments and reads the
-    # gradient; a copy pass reads the master again and writes the 16-bit weight; the
-    # gradient buffer is zeroed (Megatron-LM's Float16Optimizer; FSDP/torchtitan likewise)
-    # With ``main_grad_copy`` the 16-bit gradients are first copied to fp32 (read + write), and
-    # the clipping norm, AdamW and the unscale pass read that 4-byte copy.
+    # optimizer step over the local parameters (planner.optimizer_step)
     p_local = np.where(c.zero >= 1, p_shard, p_stage)
-    g_opt = 4.0 if eng.main_grad_copy else float(eng.grad_bytes)
-    opt = hw.stream_time(p_local * (24.0 + 4.0 + 2.0 + 2.0 * g_opt + eng.grad_bytes))
-    if eng.main_grad_copy:
-        opt = opt + hw.stream_time(p_local * (eng.grad_bytes + 4.0))  # ``.float()`` copy
-    if eng.grad_buffer_scale:
-        opt = opt + hw.stream_time(2.0 * eng.grad_bytes * p_acc)  # Megatron DDP's buffer /= dp
-    if eng.fp16_loss_scaling:
-        opt = opt + hw.stream_time(2.0 * g_opt * p_local)  # unscale + inf/nan check
+    opt = optimizer_time(eng, hw, p_local, p_acc)
     # tied input/output embeddings on different pipeline stages: Megatron-LM all-reduces the
     # two copies' gradients between the first and last stage once per step, after the
     # backward pass (``train_step``, ``mpu.get_embedding_group()``)
