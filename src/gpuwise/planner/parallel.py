@@ -137,6 +137,11 @@ class Engine:
     # still saves its 16-bit output, so the projection's FP8 copy of it comes on top
     # (planner.memory ``layer_activation_bytes``)
     fp8_saved_inputs: bool = False
+    # the optimizer's fused multi-tensor kernels launch at most 320 blocks at a time (apex /
+    # Transformer Engine ``multi_tensor_apply``: FusedAdam, the clipping norm; PyTorch's
+    # foreach kernels before 2024), which costs a measured factor on their passes
+    # (planner.optimizer_step); PyTorch's fused/foreach AdamW now launch up to 2240 blocks
+    split_multi_tensor_launch: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -144,7 +149,7 @@ class Engine:
 #: the overlaps a run's own config turns on.
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
-    hopper_attention=True, fp8_saved_inputs=True,
+    hopper_attention=True, fp8_saved_inputs=True, split_multi_tensor_launch=True,
 )
 
 
@@ -189,6 +194,7 @@ _MEGATRON_2021 = Engine(
     vocab_comm=True,
     main_grad_copy=True,
     grad_hook_add=True,
+    split_multi_tensor_launch=True,
 )
 
 ENGINES: dict[str, Engine] = {
@@ -219,6 +225,7 @@ ENGINES: dict[str, Engine] = {
         True,
         grad_buffer_scale=True,
         vocab_comm=True,
+        split_multi_tensor_launch=True,
     ),
     "modern": _MODERN,
     # ... with ``overlap_p2p_comm`` and the parameter all-gather under the forward, without

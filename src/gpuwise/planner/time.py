@@ -7,7 +7,8 @@ pipeline then takes ``(m + (p-1)/v)`` micro-batch slots (1F1B / interleaved bubb
 al. 2021 sec. 2.2), the data-parallel gradient reduction adds what it cannot hide behind the
 last backward pass, tied embeddings split across pipeline stages all-reduce their gradient
 between the first and last stage, and the optimizer streams its states once
-(:mod:`gpuwise.planner.optimizer_step`).
+(:mod:`gpuwise.planner.optimizer_step`: its passes, and the cost of apex's 320-block
+multi-tensor launches).
 
 Collectives are priced by :mod:`gpuwise.planner.collectives` (ring cost plus NCCL's latency
 model, on the link the group actually spans; ranks are ordered TP, CP, EP, DP, PP as in
