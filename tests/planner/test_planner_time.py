@@ -27,10 +27,6 @@ FOUNDRY = list(csv.DictReader((DATA / "llm_foundry_benchmarks.csv").open()))
 MISSES: dict[str, str] = {
     # run as run_table_1.sh runs them (micro-batch 16, one micro-batch per step, torch DDP)
     "narayanan[1.7]": "159.6 vs 137 TFLOP/s per GPU (+16.5 %): sc21 settings, torch DDP, m = 1",
-    # the 13B run without activation checkpointing at micro-batch 2 is slow against its own
-    # table: the same table's 13B A100 rows with checkpointing come out 0.85-0.92
-    # (benchmarks/bench_planner_foundry_full.py --rows)
-    "foundry[mpt-13b-A100-80GB]": "2657 vs 2262 tokens/s per GPU (+17.5 %)",
     # every step time of these runs is within 10 %, but 1 MFU point is 2 % of step time
     "korthikanti_mfu[22B]": "MFU 43.1 % vs 41.5 %, HFU (paper's formula) 45.3 % vs 43.7 %",
     "korthikanti_mfu[175B]": "MFU 53.3 % vs 51.4 %, HFU (paper's formula) 54.7 % vs 52.8 %",

@@ -58,9 +58,9 @@ unfused attention core is 12-32 % faster than Dao et al. 2022's A100 timings of 
 kernels (``benchmarks/bench_attention_core.py``).  None of the candidate costs found in that
 code (fp16 unscaling where the precision is unknown, gradient-clipping scaling above the clip,
 ``torch.cuda.synchronize`` in Megatron's timers, p2p exchanges and ``get_batch``) has a
-published size, so none is charged.  llm-foundry's golden rows are within 10 % except the
-A100 MPT-13B run without checkpointing (+17.5 %); its whole table of 201 runs has a median
-|error| of 4.6 %, 91 % within 15 % (``benchmarks/bench_planner_foundry_full.py``).
+published size, so none is charged.  llm-foundry's golden rows are within 6 %; its whole
+table of 201 runs has a median |error| of 4.0 %, 95 % within 15 %
+(``benchmarks/bench_planner_foundry_full.py``).
 
 Functions here accept numpy arrays for the GEMM dimensions so the search can vectorize.
 """

@@ -142,6 +142,10 @@ class Engine:
     # foreach kernels before 2024), which costs a measured factor on their passes
     # (planner.optimizer_step); PyTorch's fused/foreach AdamW now launch up to 2240 blocks
     split_multi_tensor_launch: bool = False
+    # PyTorch FSDP (torch 1.13-2.0 FlatParameter) streams each unit's whole unsharded gradient
+    # every micro-batch before its reduce-scatter: the split-backward concat, the cast to the
+    # reduce dtype, ``F.pad``'s copy and the pre-division (planner.fsdp_grad); ZeRO-2/3 only
+    fsdp_grad_passes: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -290,9 +294,11 @@ ENGINES: dict[str, Engine] = {
     # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
     # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
     # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the
-    # one that takes MPT's ALiBi bias).
+    # one that takes MPT's ALiBi bias), and PyTorch FSDP's FlatParameter gradient passes
+    # (the H100 tables: ``sweep.sh`` ``IMAGE=mosaicml/pytorch:2.0.1_cu118``).
     "llm-foundry-2023": Engine(
-        "llm-foundry-2023", True, True, True, False, 2, False, False, flash_generation=1
+        "llm-foundry-2023", True, True, True, False, 2, False, False, flash_generation=1,
+        fsdp_grad_passes=True,
     ),
 }
 

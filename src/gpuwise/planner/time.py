@@ -44,6 +44,7 @@ from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
+from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
@@ -357,6 +358,9 @@ def step_time(
     p_acc = np.where((c.zero >= 2) & (not eng.zero3_per_step), p_shard, p_stage)
     acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
+    if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
+        flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
+        grad_acc = grad_acc + np.where(c.zero >= 2, flat, 0.0)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
