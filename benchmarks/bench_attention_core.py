@@ -5,7 +5,10 @@
    A100-SXM4-40GB in FP16, 8 heads of dimension 64, batch 16, dropout 0.1, forward and backward
    separately (``tests/data/planner/dao2022_attention_a100.csv``).  Printed: the rows without
    the padding mask (a causal GPT runs Megatron's upper-triangular kernel, which reads no mask,
-   and the model has no padding-mask term).
+   and the model has no padding-mask term).  Without a mask both methods run ``torch.softmax``:
+   Megatron-LM's ``FusedScaleMaskSoftmax`` uses its fused kernel only when given a mask
+   (``megatron/model/fused_softmax.py`` @aed2f75e), so these rows are modelled with PyTorch's
+   softmax (``unfused_attention.TORCH_SOFTMAX_BYTES``: two kernels backward).
 2. Korthikanti et al. 2022 (arXiv 2205.05198) Table 4, 22B per layer on A100-80GB: selective
    recompute adds 1.3 ms to the backward pass (13.2 vs 11.9 ms; with sequence parallelism 13.1
    vs 11.8 ms) -- the attention core's forward run once more.
@@ -49,7 +52,7 @@ def modelled_ms(hw: Hardware, seq: int, dropout: bool) -> tuple[float, float]:
     """Planner forward and backward milliseconds of Dao et al.'s attention call at ``seq``."""
     core = unfused_attention(
         hw, np.array([float(BATCH * HEADS)]), np.array([float(seq)]), float(seq),
-        HEAD_DIM, HEAD_DIM, dropout,
+        HEAD_DIM, HEAD_DIM, dropout, "torch",
     )
     fwd = core.gemm_f + hw.stream_time(core.scores_bytes_f)
     bwd = core.gemm_b + hw.stream_time(core.scores_bytes_b)
