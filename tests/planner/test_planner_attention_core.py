@@ -137,3 +137,15 @@ def test_dao2022_unmasked_attention_within_10_percent(direction: str) -> None:
         else:
             got = core.gemm_b[0] + A100_40.stream_time(core.scores_bytes_b[0])
         assert 1e3 * got == pytest.approx(float(r[f"{direction}_ms"]), rel=0.10), r
+
+
+def test_dao2022_fused_softmax_backward_within_10_percent() -> None:
+    """With the padding mask Megatron's method runs its fused softmax, whose backward reads no
+    mask: the fused core's backward against Dao et al. 2022 E.6 at s >= 2048."""
+    rows = [r for r in DAO if r["padding_mask"] == "1" and r["method"] == "Megatron"]
+    rows = [r for r in rows if int(r["seq"]) >= 2048]
+    assert len(rows) == 2
+    for r in rows:
+        core = _core(r["dropout"] == "1", float(r["seq"]))
+        got = core.gemm_b[0] + A100_40.stream_time(core.scores_bytes_b[0])
+        assert 1e3 * got == pytest.approx(float(r["bwd_ms"]), rel=0.10), r
