@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import csv
-from dataclasses import replace
 from pathlib import Path
-from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -57,24 +55,6 @@ def test_torch_softmax_backward_is_two_kernels() -> None:
     assert torch.scores_bytes_b[0] == pytest.approx(fused.scores_bytes_b[0] + 6.0 * elems)
     assert torch.dropout_bytes_f[0] == pytest.approx(fused.dropout_bytes_f[0])
     assert torch.gemm_b[0] == pytest.approx(fused.gemm_b[0])
-
-
-@pytest.mark.parametrize(("fused", "softmax"), [(True, "fused"), (False, "torch")])
-def test_engines_without_fused_kernels_run_torch_softmax(fused: bool, softmax: str) -> None:
-    """An engine without fused kernels (eager PyTorch) prices torch.softmax."""
-    model = get_model("gpt-22b")
-    hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
-    eng = replace(ENGINES["megatron-2021"], fused_kernels=fused)
-    c = single(1, 8, 1, 1, 1, 1, 0, "none", 4, "bf16")
-    seen: list[str] = []
-
-    def spy(*args: object) -> AttentionCore:
-        seen.append(str(args[-1]))
-        return unfused_attention(*args)  # type: ignore[arg-type]
-
-    with patch("gpuwise.planner.time.unfused_attention", spy):
-        _layer_times(model, False, c, Setup(2048, 8, 8, 8, 25.0, 0.05, eng, None), hw)
-    assert seen == [softmax]
 
 
 def test_score_gemms_are_store_bound_on_a100() -> None:

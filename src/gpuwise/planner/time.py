@@ -200,9 +200,7 @@ def _layer_times(
             attn_b = FLASH_BWD_RATIO * flops_f / (rate_b * 1e12)
         scores_bytes_f = scores_bytes_b = np.zeros(len(c))
     else:
-        # without fused kernels the softmax is torch.softmax (two kernels backward)
-        softmax = "fused" if eng.fused_kernels else "torch"
-        core = unfused_attention(hw, heads_local, q_len, s, d_qk, d_v, model.dropout, softmax)
+        core = unfused_attention(hw, heads_local, q_len, s, d_qk, d_v, model.dropout)
         attn_f, attn_b = core.gemm_f, core.gemm_b
         scores_bytes_f, scores_bytes_b = core.scores_bytes_f, core.scores_bytes_b
         drop_bytes_f = drop_bytes_f + core.dropout_bytes_f

@@ -7,9 +7,13 @@ back.  This module prices those kernels on a :class:`~gpuwise.planner.efficiency
 the GEMMs at the GEMM model, except that the two whose time is writing the scores (``Q K^T``,
 and ``dO V^T`` backward, k = head dim) move their bytes no faster than a store-bound cuBLAS
 GEMM was measured to (:data:`STORE_BOUND_GEMM_FRACTION`); the softmax and dropout kernels as
-bytes for the caller to stream -- Megatron-LM's fused softmax (:data:`SOFTMAX_BYTES`), or
-PyTorch's own ``torch.softmax`` (:data:`TORCH_SOFTMAX_BYTES`), which Megatron-LM falls back to
-without a mask or fused kernels and which eager PyTorch attention calls.
+bytes for the caller to stream -- Megatron-LM's fused softmax (:data:`SOFTMAX_BYTES`, what its
+training runs use), or PyTorch's own ``torch.softmax`` on CUDA (:data:`TORCH_SOFTMAX_BYTES`),
+which Megatron-LM falls back to without a mask and which eager attention calls: the unmasked
+rows of the published microbenchmark ran it.  ``planner.time`` keeps the fused count for every
+engine: Megatron-LM's training runs pass a mask, and the eager engine it is validated with
+runs on a CPU, whose softmax backward is one kernel on the gradient and the output
+(``aten/src/ATen/native/SoftMax.cpp`` ``softmax_backward_cpu_out``).
 ``benchmarks/bench_attention_core.py`` compares the result with the published
 microbenchmark of this implementation (Dao et al. 2022, arXiv 2205.14135, appendix E.6) and
 with Korthikanti et al. 2022's selective-recompute time (Table 4).
