@@ -5,7 +5,14 @@
    A100-SXM4-40GB in FP16, 8 heads of dimension 64, batch 16, dropout 0.1, forward and backward
    separately (``tests/data/planner/dao2022_attention_a100.csv``).  Printed: the rows without
    the padding mask (a causal GPT runs Megatron's upper-triangular kernel, which reads no mask,
-   and the model has no padding-mask term).
+   and the model has no padding-mask term).  Without a mask both methods run ``torch.softmax``:
+   Megatron-LM's ``FusedScaleMaskSoftmax`` uses its fused kernel only when given a mask
+   (``megatron/model/fused_softmax.py`` @aed2f75e), so these rows are modelled with PyTorch's
+   softmax (``unfused_attention.TORCH_SOFTMAX_BYTES``: two kernels backward).
+   With the padding mask, Megatron's method does run its fused kernel (``ScaledMaskedSoftmax``),
+   whose backward reads only the gradient and the saved probabilities, so those rows check the
+   fused kernel's backward; their forward also reads and applies the mask, which the model
+   has no term for, so only the backward is printed.
 2. Korthikanti et al. 2022 (arXiv 2205.05198) Table 4, 22B per layer on A100-80GB: selective
    recompute adds 1.3 ms to the backward pass (13.2 vs 11.9 ms; with sequence parallelism 13.1
    vs 11.8 ms) -- the attention core's forward run once more.
@@ -39,17 +46,20 @@ BATCH, HEADS, HEAD_DIM = 16, 8, 64  # Dao et al. appendix E.6 setup
 K22_SELECTIVE_MS = 13.2 - 11.9
 
 
-def published_rows() -> list[dict[str, str]]:
-    """Dao et al.'s unmasked rows (``dao2022_attention_a100.csv``)."""
+def published_rows(padding_mask: str = "0") -> list[dict[str, str]]:
+    """Dao et al.'s rows without (``"0"``) or with (``"1"``) the padding mask
+    (``dao2022_attention_a100.csv``)."""
     rows = csv.DictReader((DATA / "dao2022_attention_a100.csv").open())
-    return [r for r in rows if r["padding_mask"] == "0"]
+    return [r for r in rows if r["padding_mask"] == padding_mask]
 
 
-def modelled_ms(hw: Hardware, seq: int, dropout: bool) -> tuple[float, float]:
+def modelled_ms(
+    hw: Hardware, seq: int, dropout: bool, softmax: str = "torch"
+) -> tuple[float, float]:
     """Planner forward and backward milliseconds of Dao et al.'s attention call at ``seq``."""
     core = unfused_attention(
         hw, np.array([float(BATCH * HEADS)]), np.array([float(seq)]), float(seq),
-        HEAD_DIM, HEAD_DIM, dropout,
+        HEAD_DIM, HEAD_DIM, dropout, softmax,
     )
     fwd = core.gemm_f + hw.stream_time(core.scores_bytes_f)
     bwd = core.gemm_b + hw.stream_time(core.scores_bytes_b)
@@ -77,6 +87,14 @@ def main() -> None:
         pf, pb = float(r["fwd_ms"]), float(r["bwd_ms"])
         print(f"  {r['method']:<8} dropout {'0.1 ' if dropout else 'none'} s {seq:>5}"
               f"  fwd {f:6.2f} / {pf:6.2f} ({f / pf:.2f})  bwd {b:6.2f} / {pb:6.2f} ({b / pb:.2f})")
+    print("  Megatron with the padding mask (its fused softmax kernel): backward only")
+    for r in published_rows("1"):
+        if r["method"] != "Megatron":
+            continue
+        seq, dropout = int(r["seq"]), r["dropout"] == "1"
+        b, pb = modelled_ms(hw, seq, dropout, "fused")[1], float(r["bwd_ms"])
+        print(f"  {r['method']:<8} dropout {'0.1 ' if dropout else 'none'} s {seq:>5}"
+              f"  bwd {b:6.2f} / {pb:6.2f} ({b / pb:.2f})")
     k = korthikanti_22b_recompute_ms()
     print("Korthikanti et al. 2022 Table 4, 22B per layer (A100-80GB): selective recompute"
           f" model {k:.2f} ms / published {K22_SELECTIVE_MS:.1f} ms ({k / K22_SELECTIVE_MS:.2f})")

@@ -7,7 +7,13 @@ back.  This module prices those kernels on a :class:`~gpuwise.planner.efficiency
 the GEMMs at the GEMM model, except that the two whose time is writing the scores (``Q K^T``,
 and ``dO V^T`` backward, k = head dim) move their bytes no faster than a store-bound cuBLAS
 GEMM was measured to (:data:`STORE_BOUND_GEMM_FRACTION`); the softmax and dropout kernels as
-bytes for the caller to stream.
+bytes for the caller to stream -- Megatron-LM's fused softmax (:data:`SOFTMAX_BYTES`, what its
+training runs use), or PyTorch's own ``torch.softmax`` on CUDA (:data:`TORCH_SOFTMAX_BYTES`),
+which Megatron-LM falls back to without a mask and which eager attention calls: the unmasked
+rows of the published microbenchmark ran it.  ``planner.time`` keeps the fused count for every
+engine: Megatron-LM's training runs pass a mask, and the eager engine it is validated with
+runs on a CPU, whose softmax backward is one kernel on the gradient and the output
+(``aten/src/ATen/native/SoftMax.cpp`` ``softmax_backward_cpu_out``).
 ``benchmarks/bench_attention_core.py`` compares the result with the published
 microbenchmark of this implementation (Dao et al. 2022, arXiv 2205.14135, appendix E.6) and
 with Korthikanti et al. 2022's selective-recompute time (Table 4).
@@ -29,6 +35,19 @@ from gpuwise.planner.efficiency import Hardware
 #: attention-core time (``benchmarks/bench_attention_core.py``) missing, it would move every
 #: Megatron-LM row further from its published time.
 SOFTMAX_BYTES = (4.0, 6.0)
+#: The same for PyTorch's ``torch.softmax`` on CUDA.  Forward: one kernel reading and writing
+#: 16 bits.  Backward: two kernels -- ``softmax_backward_cuda_out`` first forms
+#: ``tmp = grad * output`` (read 2 + 2, write 2 bytes), then ``host_softmax_backward`` reads
+#: that product and the output and writes the input gradient (2 + 2 + 2)
+#: (pytorch/pytorch ``aten/src/ATen/native/cuda/SoftMax.cu`` @000cace5; the multiply has been
+#: there since the TH port -- "gradOutput that we get here is really gradOutput * output" --
+#: and is still described as running before ``cunn_SoftMaxBackward`` in pytorch/pytorch#145866,
+#: 2025).  Megatron-LM's ``FusedScaleMaskSoftmax`` calls it whenever its fused kernel does not
+#: apply, e.g. with no mask (``mask is not None`` is one of the kernel's conditions,
+#: ``megatron/model/fused_softmax.py`` @aed2f75e).
+TORCH_SOFTMAX_BYTES = (4.0, 12.0)
+#: softmax implementations: Megatron-LM's fused kernel, or ``torch.softmax``
+SOFTMAX_BYTES_BY_KERNEL = {"fused": SOFTMAX_BYTES, "torch": TORCH_SOFTMAX_BYTES}
 #: HBM rate of a batched GEMM whose time is writing its 16-bit output -- the score GEMMs, whose
 #: k is the head dimension -- as a fraction of the datasheet bandwidth.  Measured (NVIDIA's
 #: reproduction in jax-ml/jax#11705, 2022-09-01): cuBLAS's batched ``einsum('bqc,bkc->bqk')`` of
@@ -61,9 +80,12 @@ def unfused_attention(
     d_qk: float,
     d_v: float,
     dropout: bool,
+    softmax: str = "fused",
 ) -> AttentionCore:
     """The attention core of ``heads`` (local heads x micro-batch) query blocks of ``q_len``
-    rows against ``kv_len`` keys: GEMM seconds and score-kernel bytes, forward and backward."""
+    rows against ``kv_len`` keys: GEMM seconds and score-kernel bytes, forward and backward.
+    ``softmax`` names the softmax kernel (a key of :data:`SOFTMAX_BYTES_BY_KERNEL`)."""
+    soft_f, soft_b = SOFTMAX_BYTES_BY_KERNEL[softmax]
     ones = np.ones(np.shape(heads))
     kv = kv_len * ones
     # forward: S = Q K^T (baddbmm), O = P V (bmm)
@@ -80,8 +102,8 @@ def unfused_attention(
     return AttentionCore(
         gemm_f=gemm_f,
         gemm_b=gemm_b,
-        scores_bytes_f=(SOFTMAX_BYTES[0] + drop) * elems,
-        scores_bytes_b=(SOFTMAX_BYTES[1] + drop) * elems,
+        scores_bytes_f=(soft_f + drop) * elems,
+        scores_bytes_b=(soft_b + drop) * elems,
         dropout_bytes_f=drop * elems,
     )
 
