@@ -137,6 +137,14 @@ class Engine:
     # still saves its 16-bit output, so the projection's FP8 copy of it comes on top
     # (planner.memory ``layer_activation_bytes``)
     fp8_saved_inputs: bool = False
+    # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
+    # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
+    # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
+    # ProcessGroupNCCL runs into a flat scratch tensor and then copies chunk by chunk into the
+    # list (pytorch/pytorch@00f5dfd5 torch/lib/c10d/ProcessGroupNCCL.cpp ``allgather``): one
+    # more read + write of every received activation.  Megatron-LM later switched to
+    # ``_all_gather_base`` to drop these internal copies.
+    p2p_gather_copy: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -189,6 +197,7 @@ _MEGATRON_2021 = Engine(
     vocab_comm=True,
     main_grad_copy=True,
     grad_hook_add=True,
+    p2p_gather_copy=True,
 )
 
 ENGINES: dict[str, Engine] = {

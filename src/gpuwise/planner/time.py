@@ -331,6 +331,8 @@ def step_time(
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
     if not eng.sequence_parallel:
         hop = hop + ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        if eng.p2p_gather_copy:
+            hop = hop + hw.stream_time(2.0 * act)  # list all-gather's copy-out (read + write)
     p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
     if eng.overlap_p2p:
         # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
