@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
@@ -197,3 +198,23 @@ def test_megatron_local_ddp_hook_reads_the_new_gradient_every_micro_batch() -> N
     _, added = _added_22b(eng, replace(eng, grad_hook_add=False), global_batch=16)
     # 4 micro-batches x 2 B per local parameter (TP 8)
     assert added == pytest.approx(4 * 2 * GPT_22B.num_params() / 8 / (2039e9 * 0.9), rel=0.05)
+
+
+def test_list_all_gather_of_p2p_slices_copies_each_received_activation() -> None:
+    """Megatron-LM 2021 re-assembles the scatter/gather p2p slices with a list all-gather:
+    one read + write of the full activation per hop, 2 v hops in each of the m + (p-1)/v
+    slots (no sequence parallelism)."""
+    eng = ENGINES["megatron-2021"]
+    kw: dict[str, Any] = {"vpp": 3, "global_batch": 64}
+    with_copy = _step(eng, **kw)["time_s"]["step"]
+    without = _step(replace(eng, p2p_gather_copy=False), **kw)["time_s"]["step"]
+    hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
+    act = 2.0 * 12288 * 2048  # bytes of one micro-batch's activation (fp16, s x b x h)
+    copy = float(hw.stream_time(np.array([2.0 * act]))[0])
+    slots = 64 + (8 - 1) / 3
+    assert with_copy - without == pytest.approx(slots * 2 * 3 * copy, rel=1e-6)
+    # sequence parallelism sends unsplit (s/t) x b x h tensors: nothing to gather or copy
+    sp = replace(eng, sequence_parallel=True)
+    assert _step(sp, **kw)["time_s"]["step"] == pytest.approx(
+        _step(replace(sp, p2p_gather_copy=False), **kw)["time_s"]["step"]
+    )

@@ -146,6 +146,14 @@ class Engine:
     # every micro-batch before its reduce-scatter: the split-backward concat, the cast to the
     # reduce dtype, ``F.pad``'s copy and the pre-division (planner.fsdp_grad); ZeRO-2/3 only
     fsdp_grad_passes: bool = False
+    # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
+    # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
+    # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
+    # ProcessGroupNCCL runs into a flat scratch tensor and then copies chunk by chunk into the
+    # list (pytorch/pytorch@00f5dfd5 torch/lib/c10d/ProcessGroupNCCL.cpp ``allgather``): one
+    # more read + write of every received activation.  Megatron-LM later switched to
+    # ``_all_gather_base`` to drop these internal copies.
+    p2p_gather_copy: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -199,6 +207,7 @@ _MEGATRON_2021 = Engine(
     main_grad_copy=True,
     grad_hook_add=True,
     split_multi_tensor_launch=True,
+    p2p_gather_copy=True,
 )
 
 ENGINES: dict[str, Engine] = {

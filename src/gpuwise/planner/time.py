@@ -50,6 +50,7 @@ from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.optimizer_step import optimizer_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
+from gpuwise.planner.pipeline import pipeline_time
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import unfused_attention
@@ -334,6 +335,8 @@ def step_time(
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
     if not eng.sequence_parallel:
         hop = hop + ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        if eng.p2p_gather_copy:
+            hop = hop + hw.stream_time(2.0 * act)  # list all-gather's copy-out (read + write)
     p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
     if eng.overlap_p2p:
         # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
@@ -379,13 +382,12 @@ def step_time(
     z2 = np.where(c.zero == 2, gather(eng.grad_bytes), 0.0)
     mb_time = mb_time + np.maximum(0.0, z3 - layer_mb) + np.maximum(0.0, z2 - per_stage * bwd)
     m = microbatches(c, setup)
-    # 1F1B: the last stage (layers + output layer) sets the pace of the m steady-state slots;
-    # the (p-1)/v warm-up and cool-down slots are spent on the other stages, which do not
-    # run the output layer
-    bubble = (c.pp - 1) / c.vpp * (mb_time - np.where(c.pp > 1, last_extra, 0.0))
-    # each schedule run per step fills and drains the pipeline (``Setup.pipeline_runs``)
+    # 1F1B / interleaved: m slots paced by the last stage plus a (p-1)/v bubble of the others
+    # (planner.pipeline); each schedule run per step fills and drains the pipeline
+    # (``Setup.pipeline_runs``)
     runs = float(setup.pipeline_runs)
-    pipe = m * mb_time + runs * bubble
+    run_time, bubble = pipeline_time(m / runs, c.pp, c.vpp, mb_time, last_extra)
+    pipe = runs * run_time
     # once-per-step data-parallel traffic
     grads = eng.grad_bytes * p_dense
     grads_exp = eng.grad_bytes * sp["expert"]
