@@ -2,17 +2,17 @@
 
 The rest of the time model prices every kernel by its FLOPs or bytes only.  Every op a
 training step runs is also dispatched by the framework on the CPU (Python, the ATen
-dispatcher, autograd recording, ``cudaLaunchKernel``), a fixed cost however small the kernel.
+dispatcher, ``cudaLaunchKernel``), a fixed cost however small the kernel.
 On a GPU the CPU issues ahead of the device, so dispatch sets the pace only where the ops are
 issued slower than the GPU runs them -- small models, small micro-batches, short sequences,
 high tensor parallelism: a layer takes ``max(GPU time, ops x dispatch)`` (:func:`paced`).
-Eager PyTorch on CUDA costs ~4 us per op (:data:`DISPATCH_US`, pytorch/pytorch#82793: "4 us
-per op on CUDA", PyTorch 1.12, A100); a ``gpuwise calibrate`` profile's measured
-``dispatch_us`` replaces it.  On a CPU device the ops run synchronously on the issuing
-thread, so there the dispatch cost adds to each op's own time instead.  The same per-op cost
-is charged to backward ops, which the autograd engine issues from C++ without the Python
-layer (about half of a small op's dispatch on CPU tensors, pytorch/pytorch#41383): an upper
-bound there.
+An eager PyTorch op on CUDA costs the framework's own dispatch plus the CUDA launch
+(:data:`DISPATCH_US`); a ``gpuwise calibrate`` profile's measured ``dispatch_us`` replaces it.
+On a CPU device the ops run synchronously on the issuing thread, so there the dispatch cost
+adds to each op's own time instead.  The same per-op cost is charged to backward ops, which
+the autograd engine issues from C++ without the Python layer (about half of a small op's
+dispatch, pytorch/pytorch#41383): an upper bound there; forward ops also record autograd
+nodes, which that issue measures at ~1.8 us more per op and which is left out.
 
 Kernels per transformer layer (:func:`layer_kernels`) are counted from the engines' code, per
 :class:`~gpuwise.planner.parallel.Engine` flag; a "kernel" here is one op that launches GPU
@@ -43,9 +43,13 @@ from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Engine
 
-#: CPU time per eager PyTorch op on CUDA, microseconds (pytorch/pytorch#82793, PyTorch 1.12,
-#: A100: "4 us per op on CUDA"); a device profile's measured ``dispatch_us`` replaces it.
-DISPATCH_US = 4.0
+#: CPU time per eager PyTorch op on CUDA, microseconds: PyTorch's Python and dispatcher cost of
+#: a tensor-tensor op, ~2 us (pytorch/pytorch#41383, maintainer's measurement of ``x * x``
+#: without autograd), plus one kernel launch, 2.2 us per back-to-back launch of an empty kernel
+#: (CSCS's ReFrame check cscs-checks/microbenchmarks/kernel_latency, "async" reference on
+#: Piz Daint's P100, reframe-hpc/reframe@034d60b1).  A device profile's ``dispatch_us``
+#: replaces it.
+DISPATCH_US = 2.0 + 2.2
 #: torchtitan's eager fp32 RMSNorm (``self._norm(x.float()).type_as(x) * self.weight``,
 #: ``_norm`` = ``x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)``): forward upcast,
 #: pow, mean, add, rsqrt, mul, downcast, weight mul = 8 ops; backward (PyTorch
