@@ -21,18 +21,19 @@ work (views and reshapes launch none).  Fused engines (Megatron-LM / Transformer
 its finalize kernel; apex ``cuComputeGradInput`` and the gamma/beta kernels), bias+activation
 one (``bias_gelu_impl``), bias+dropout+residual one each (``bias_dropout_add_fused_train``),
 rotary one per q and k (TE fused RoPE).  Eager engines (llm-foundry's MPT block, torchtitan):
-``F.layer_norm`` one kernel forward / two backward, the residual adds, dropout and bias as
-their own kernels, SwiGLU as ``silu`` and ``mul``, rotary as torchtitan's ``apply_rotary_emb``
-(upcast, complex multiply, downcast for each of q and k), the q/k/v re-layout copies the
-byte model charges (``time._layer_times``), and torchtitan's eager fp32 RMSNorm as its op chain
-(:data:`EAGER_RMSNORM_OPS`).  The attention core: FlashAttention one kernel forward and three
-backward (Dao-AILab/flash-attention ``run_flash_bwd``: ``flash_bwd_dot_do_o``, the main dq/dk/dv
-loop, ``flash_bwd_convert_dq``); Megatron-LM's unfused core (``CoreAttention.forward``,
-NVIDIA/Megatron-LM megatron/model/transformer.py @00baee46) ``baddbmm``, fused softmax,
-dropout, ``bmm`` and the ``permute().contiguous()`` copy forward, backward two batched GEMMs
-per forward one plus the softmax, dropout and copy gradients.  Tensor-parallel collectives as
-``time._layer_times`` charges them: 2 all-reduces each way, or under sequence parallelism 4
-forward (2 all-gathers, 2 reduce-scatters) and 6 backward (the re-gathers).
+``F.layer_norm`` one kernel forward / two backward, the residual adds and dropout as their
+own kernels (a bias rides in its GEMM), SwiGLU as ``silu`` and ``mul``, rotary as
+torchtitan's ``apply_rotary_emb`` (upcast, complex multiply, downcast for each of q and k),
+the q/k/v re-layout copies the byte model charges (``time._layer_times``), and torchtitan's
+eager fp32 RMSNorm as its op chain (:data:`EAGER_RMSNORM_OPS`).  The attention core:
+FlashAttention one kernel forward and three backward (Dao-AILab/flash-attention
+``run_flash_bwd``: ``flash_bwd_dot_do_o``, the main dq/dk/dv loop, ``flash_bwd_convert_dq``);
+Megatron-LM's unfused core (``CoreAttention.forward``, NVIDIA/Megatron-LM
+megatron/model/transformer.py @00baee46) ``baddbmm``, fused softmax, dropout, ``bmm`` and the
+``permute().contiguous()`` copy forward, backward two batched GEMMs per forward one plus the
+softmax, dropout and copy gradients.  Tensor-parallel collectives as ``time._layer_times``
+charges them: 2 all-reduces each way, or under sequence parallelism 4 forward (2 all-gathers,
+2 reduce-scatters) and 6 backward (the re-gathers).
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def layer_kernels(
         fwd, bwd = fwd + 1 + 2, bwd + 1 + 2
     else:
         act_f, act_b = (2, 3) if swiglu else (1, 1)
-        extra = (1 if model.dropout else 0) + (1 if model.bias else 0)
+        extra = 1 if model.dropout else 0  # a bias rides in its GEMM (``F.linear`` -> addmm)
         fwd, bwd = fwd + act_f + 2 * (1 + extra), bwd + act_b + 2 * (1 + extra)
         fwd, bwd = fwd + 3, bwd + 3  # q/k/v re-layout copies
     if model.bias:
