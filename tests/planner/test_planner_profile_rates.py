@@ -59,10 +59,11 @@ def _times(model: ModelConfig, hw: Hardware, flash: bool) -> dict[str, float]:
 
 
 def _legacy(profile: DeviceProfile) -> Hardware:
-    """A profile Hardware built only from GEMM rates and STREAM bandwidth."""
+    """A profile Hardware built only from GEMM rates and STREAM bandwidth (on the same kind
+    of device: a CPU runs its ops on the issuing thread, ``planner.launch``)."""
     base = Hardware.from_profile(profile)
     return Hardware(base.acc, profile.mem_bw_gbs, base.link_gbs, profile.gemm_tflops_at,
-                    tuple(profile.precisions))
+                    tuple(profile.precisions), host_device=base.host_device)
 
 
 @pytest.mark.parametrize(("model", "flash"), [(GPT, False), (GPT, True), (LLAMA, True)])

@@ -290,6 +290,8 @@ class Hardware:
         measured_precisions: tuple[str, ...] = (),
         attention_tflops_at: Callable[[int, int, str], float] | None = None,
         kernel_gbs: Mapping[str, float] | None = None,
+        dispatch_us: float | None = None,
+        host_device: bool = False,
     ) -> None:
         self.acc = acc
         self.mem_bw_gbs = mem_bw_gbs
@@ -298,6 +300,8 @@ class Hardware:
         self._measured = measured_precisions
         self._profile_attention = attention_tflops_at
         self.kernel_gbs: dict[str, float] = dict(kernel_gbs or {})
+        self.dispatch_us = dispatch_us  # measured CPU cost of one eager op (planner.launch)
+        self.host_device = host_device  # a CPU device: ops run on the issuing thread
 
     @classmethod
     def from_catalog(cls, acc: Accelerator) -> Hardware:
@@ -306,8 +310,9 @@ class Hardware:
     @classmethod
     def from_profile(cls, profile: object) -> Hardware:
         """Use a ``gpuwise.calibrate.profile.DeviceProfile`` (duck-typed; the optional fields
-        ``elementwise_gbs``, ``attention``, ``elementwise_detail`` and ``allreduce_gbs`` are
-        used when present and measured)."""
+        ``elementwise_gbs``, ``attention``, ``elementwise_detail``, ``allreduce_gbs`` and
+        ``dispatch_us`` are used when present and measured; ``device`` says whether ops run
+        on the CPU that issues them)."""
         acc = profile.to_accelerator()  # type: ignore[attr-defined]
         allreduce = getattr(profile, "allreduce_gbs", None)
         elementwise = getattr(profile, "elementwise_gbs", None)
@@ -326,6 +331,8 @@ class Hardware:
             tuple(profile.precisions),  # type: ignore[attr-defined]
             attention,
             {k: float(v) for k, v in detail.items() if k in MEASURED_KERNELS and v},
+            getattr(profile, "dispatch_us", None),
+            getattr(profile, "device", "cuda") == "cpu",
         )
 
     @property

@@ -27,6 +27,10 @@ measured SDPA forward/backward TFLOP/s instead of the published kernel rates of
 :mod:`~gpuwise.planner.flash_rate`; forward dropout
 bytes at the measured dropout-kernel GB/s; other memory-bound bytes at the elementwise-kernel
 GB/s); what the profile did not measure is modelled exactly as without one.
+
+Each layer's forward and backward also wait for the CPU to dispatch their ops where that is
+slower than the GPU runs them (:mod:`gpuwise.planner.launch`: kernels per layer by engine, the
+per-op cost published for eager PyTorch or measured by ``gpuwise calibrate``).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
 from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
+from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
@@ -277,6 +282,10 @@ def _layer_times(
     cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
     comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
     comm_b = comm_b + np.maximum(0.0, 2.0 * cp_comm - attn_b)
+    # fixed per-kernel costs: GPU gaps between launches, or the CPU's dispatch (planner.launch)
+    n_gemm = np.sum([g[3] for g in _gemms(model, moe, c, tok)], axis=0)
+    k_f, k_b = layer_kernels(model, eng, moe, c.tp, n_gemm)
+    gpu_f, gpu_b = gemm_f + attn_f + elem_f + comm_f, gemm_b + attn_b + elem_b + comm_b
     return {
         "gemm_f": gemm_f,
         "gemm_b": gemm_b,
@@ -288,6 +297,8 @@ def _layer_times(
         "comm_b": comm_b,
         "scores_f": scores_f,
         "tp_gathers_f": tp_gathers_f,
+        "launch_f": paced(hw, gpu_f, k_f) - gpu_f,
+        "launch_b": paced(hw, gpu_b, k_b) - gpu_b,
     }
 
 
@@ -303,8 +314,8 @@ def step_time(
         lm = _layer_times(model, True, c, setup, hw)
         lt = {k: (1 - frac_moe) * lt[k] + frac_moe * lm[k] for k in lt}
     per_stage = stage_layers(model.layers, c.pp, c.vpp)
-    fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"]
-    bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"]
+    fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"] + lt["launch_f"]
+    bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"] + lt["launch_b"]
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
     # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
     # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
