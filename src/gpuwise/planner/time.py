@@ -282,7 +282,7 @@ def _layer_times(
     cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
     comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
     comm_b = comm_b + np.maximum(0.0, 2.0 * cp_comm - attn_b)
-    # fixed per-kernel costs: GPU gaps between launches, or the CPU's dispatch (planner.launch)
+    # fixed per-op cost: the CPU's dispatch where it is slower than the GPU (planner.launch)
     n_gemm = np.sum([g[3] for g in _gemms(model, moe, c, tok)], axis=0)
     k_f, k_b = layer_kernels(model, eng, moe, c.tp, n_gemm)
     gpu_f, gpu_b = gemm_f + attn_f + elem_f + comm_f, gemm_b + attn_b + elem_b + comm_b
