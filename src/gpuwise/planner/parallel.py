@@ -146,6 +146,11 @@ class Engine:
     # every micro-batch before its reduce-scatter: the split-backward concat, the cast to the
     # reduce dtype, ``F.pad``'s copy and the pre-division (planner.fsdp_grad); ZeRO-2/3 only
     fsdp_grad_passes: bool = False
+    # FSDP2 (``fully_shard``) packs and unpacks every collective with copy kernels each
+    # micro-batch: the all-gather copy-in (cast of the fp32 shard) and ``split_with_sizes_copy``
+    # copy-out, the reduce-scatter's ``_chunk_cat`` copy-in with its cast to the reduce dtype
+    # (planner.fsdp2_copies); ZeRO-2/3 only
+    fsdp2_copies: bool = False
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
@@ -283,13 +288,14 @@ ENGINES: dict[str, Engine] = {
         selective="op",
         loss_bytes_per_logit=12,
         eager_rmsnorm=True,
+        fsdp2_copies=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
     # SiLU-and-product, residual adds); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
-        loss_bytes_per_logit=12,
+        loss_bytes_per_logit=12, fsdp2_copies=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -1,0 +1,62 @@
+"""FSDP2's (``fully_shard``) memory-bound copies around its all-gathers and reduce-scatters.
+
+``Engine.fsdp2_copies``: PyTorch's per-parameter FSDP (``torch/distributed/_composable/fsdp/``,
+later ``torch/distributed/fsdp/_fully_shard/``) packs and unpacks every collective's flat buffer
+with copy kernels, each micro-batch (read in ``_fsdp_collectives.py`` and ``_fsdp_param.py`` at
+pytorch/pytorch@415cc262, a 2024 version under ``_composable/fsdp``, and @010ae4a8 under
+``fsdp/_fully_shard``: the same passes; the exact torch of each benchmark is not stored).
+
+All-gather, once per gather of an FSDP unit:
+
+1. copy-in (``foreach_all_gather``): each rank casts its fp32 shard to the compute dtype
+   (``FSDPParam.all_gather_inputs``: ``sharded_param_data.to(self.param_dtype)``, read 4 +
+   write 2) and ``torch._foreach_copy_`` packs the casts into the all-gather input (2 + 2):
+   bytes per *sharded* parameter;
+2. copy-out (``foreach_all_gather_copy_out``): ``torch.split_with_sizes_copy`` scatters the
+   flat all-gather output into the unsharded parameters, on the compute stream (2 + 2 per
+   *unsharded* parameter).
+
+Reduce-scatter, once per micro-batch (gradients are reduced every backward unless the train
+loop calls ``set_requires_gradient_sync(False)``): ``foreach_reduce_scatter_copy_in`` runs
+``torch._chunk_cat`` of the unsharded gradients into the reduce-scatter input, casting to
+``reduce_dtype`` in the same kernel (read 2, write the reduce dtype).  For fp32 and bf16
+reductions there is no pre- or post-division kernel: the collective runs with
+``ReduceOp.AVG`` ("saves extra memory read/write from a separate division kernel",
+``_reduce_scatter``; ``_get_gradient_divide_factors`` returns ``None`` factors for those
+dtypes), so only fp16 reductions would add passes (not modelled).  The reduced shard's
+accumulation is sharded work, charged with the other sharded gradient work by
+``time.step_time``.
+
+Gathers per micro-batch: torchtitan reshards every transformer block but the last after
+forward and the root module too (``apply_fsdp``: ``reshard_after_forward = int(layer_id) <
+len(model.layers) - 1``, ``fully_shard(model, ..., reshard_after_forward=not pp_enabled)``,
+pytorch/torchtitan@004b3148 ``torchtitan/parallelisms/parallelize_llama.py``), so each
+unit is gathered for the forward and again for the backward: two gathers, as the ZeRO-3
+collective term in ``time.step_time`` already counts.  Activation checkpointing's recompute
+reuses the backward gather (FSDP2's pre-forward hook does nothing during the pre-backward
+state).  The copies run next to the blocks' GEMMs; like every other memory-bound pass in the
+time model they are charged on the critical path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: bytes per element of the gathered compute parameters and their gradients (bf16)
+PARAM_BYTES = 2
+#: bytes per element of the sharded fp32 parameters FSDP2 keeps (``MixedPrecisionPolicy``
+#: ``param_dtype=bfloat16`` over fp32 shards, torchtitan ``mixed_precision_param``)
+SHARD_BYTES = 4
+
+
+def unsharded_copy_bytes(reduce_bytes: int, gathers: np.ndarray) -> np.ndarray:
+    """HBM bytes per unsharded parameter per micro-batch: ``gathers`` all-gather copy-outs
+    plus the reduce-scatter copy-in that casts to ``reduce_bytes`` per element."""
+    copy_out = 2.0 * PARAM_BYTES * gathers
+    return copy_out + float(PARAM_BYTES + reduce_bytes)
+
+
+def sharded_copy_bytes(gathers: np.ndarray) -> np.ndarray:
+    """HBM bytes per sharded parameter per micro-batch: each gather's cast of the fp32 shard to
+    the compute dtype and its copy into the all-gather input."""
+    return gathers * float((SHARD_BYTES + PARAM_BYTES) + 2 * PARAM_BYTES)
