@@ -26,7 +26,8 @@ def test_bytes_per_parameter_follow_the_copies() -> None:
     assert unsharded_copy_bytes(4, two)[0] == 2 * 4 + 6  # torchtitan: fp32 reduce
     assert unsharded_copy_bytes(2, two)[0] == 2 * 4 + 4  # bf16 reduce
     assert unsharded_copy_bytes(4, none)[0] == 6  # reduce-scatter only
-    assert sharded_copy_bytes(two)[0] == 2 * 10
+    assert sharded_copy_bytes(two, 4)[0] == 2 * 10  # fp32 shards: cast, then pack
+    assert sharded_copy_bytes(two, 2)[0] == 2 * 4  # a bf16 model: pack only
 
 
 def _titan_8b(engine: Any, zero: int = 3, gpus: int = 64) -> dict[str, Any]:
@@ -47,11 +48,20 @@ def test_each_micro_batch_copies_the_whole_model_twice_gathered() -> None:
 
 
 def test_flag_is_on_the_fsdp2_engines_only() -> None:
-    """Replicated parameters (ZeRO-1) take no FSDP copies; the flag marks torchtitan's
-    presets, whose FSDP2 runs gather and reduce every micro-batch."""
+    """Replicated parameters (ZeRO-1) take no FSDP copies; the flag marks the FSDP2 presets
+    whose runs gather and reduce every micro-batch (not AutoModel's pipelined MoE preset)."""
     off = replace(TITAN, fsdp2_copies=False)
     assert _titan_8b(TITAN, zero=1)["time_s"]["step"] == pytest.approx(
         _titan_8b(off, zero=1)["time_s"]["step"], rel=1e-12
     )
     flagged = sorted(n for n, e in ENGINES.items() if e.fsdp2_copies)
-    assert flagged == ["torchtitan", "torchtitan-compile"]
+    assert flagged == ["fsdp", "torchtitan", "torchtitan-compile"]
+    assert ENGINES["fsdp"].fsdp2_shard_bytes == 2 and TITAN.fsdp2_shard_bytes == 4
+
+
+def test_a_bf16_model_skips_the_shard_cast() -> None:
+    """Shards stored in bf16 (AutoModel's ``torch_dtype: bf16``) are packed without the cast of
+    each gather: 2 x (4 + 2) fewer bytes per sharded parameter."""
+    bf16 = replace(TITAN, fsdp2_shard_bytes=2)
+    saved = _titan_8b(TITAN)["time_s"]["step"] - _titan_8b(bf16)["time_s"]["step"]
+    assert saved == pytest.approx(2 * 6 / 64 * LLAMA3_8B.num_params() / A100_STREAM, rel=0.01)

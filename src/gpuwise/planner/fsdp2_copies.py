@@ -8,10 +8,10 @@ pytorch/pytorch@415cc262, a 2024 version under ``_composable/fsdp``, and @010ae4
 
 All-gather, once per gather of an FSDP unit:
 
-1. copy-in (``foreach_all_gather``): each rank casts its fp32 shard to the compute dtype
-   (``FSDPParam.all_gather_inputs``: ``sharded_param_data.to(self.param_dtype)``, read 4 +
-   write 2) and ``torch._foreach_copy_`` packs the casts into the all-gather input (2 + 2):
-   bytes per *sharded* parameter;
+1. copy-in (``foreach_all_gather``): each rank casts its shard to the compute dtype when it is
+   stored wider (``FSDPParam.all_gather_inputs``: ``sharded_param_data.to(self.param_dtype)``
+   only if the dtypes differ: read 4 + write 2 for fp32 shards) and ``torch._foreach_copy_``
+   packs the shards into the all-gather input (2 + 2): bytes per *sharded* parameter;
 2. copy-out (``foreach_all_gather_copy_out``): ``torch.split_with_sizes_copy`` scatters the
    flat all-gather output into the unsharded parameters, on the compute stream (2 + 2 per
    *unsharded* parameter).
@@ -34,8 +34,11 @@ pytorch/torchtitan@004b3148 ``torchtitan/parallelisms/parallelize_llama.py``), s
 unit is gathered for the forward and again for the backward: two gathers, as the ZeRO-3
 collective term in ``time.step_time`` already counts.  Activation checkpointing's recompute
 reuses the backward gather (FSDP2's pre-forward hook does nothing during the pre-backward
-state).  The copies run next to the blocks' GEMMs; like every other memory-bound pass in the
-time model they are charged on the critical path.
+state).  NeMo AutoModel's FSDP2 keeps the same rule when no pipeline is used (``FSDP2Config``
+``reshard_after_forward=None``: "non-pipeline layers reshard all but the last layer",
+NVIDIA-NeMo/Automodel@013d1137 ``nemo_automodel/components/distributed/config.py``).  The
+copies run next to the blocks' GEMMs; like every other memory-bound pass in the time model
+they are charged on the critical path.
 """
 
 from __future__ import annotations
@@ -44,9 +47,6 @@ import numpy as np
 
 #: bytes per element of the gathered compute parameters and their gradients (bf16)
 PARAM_BYTES = 2
-#: bytes per element of the sharded fp32 parameters FSDP2 keeps (``MixedPrecisionPolicy``
-#: ``param_dtype=bfloat16`` over fp32 shards, torchtitan ``mixed_precision_param``)
-SHARD_BYTES = 4
 
 
 def unsharded_copy_bytes(reduce_bytes: int, gathers: np.ndarray) -> np.ndarray:
@@ -56,7 +56,9 @@ def unsharded_copy_bytes(reduce_bytes: int, gathers: np.ndarray) -> np.ndarray:
     return copy_out + float(PARAM_BYTES + reduce_bytes)
 
 
-def sharded_copy_bytes(gathers: np.ndarray) -> np.ndarray:
-    """HBM bytes per sharded parameter per micro-batch: each gather's cast of the fp32 shard to
-    the compute dtype and its copy into the all-gather input."""
-    return gathers * float((SHARD_BYTES + PARAM_BYTES) + 2 * PARAM_BYTES)
+def sharded_copy_bytes(gathers: np.ndarray, shard_bytes: int) -> np.ndarray:
+    """HBM bytes per sharded parameter per micro-batch: each gather's cast of a shard stored in
+    ``shard_bytes`` per element to the compute dtype (none when it is stored in it) and its
+    copy into the all-gather input."""
+    cast = float(shard_bytes + PARAM_BYTES) if shard_bytes != PARAM_BYTES else 0.0
+    return gathers * (cast + 2.0 * PARAM_BYTES)

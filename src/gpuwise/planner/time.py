@@ -379,7 +379,7 @@ def step_time(
     if eng.fsdp2_copies:  # FSDP2's collective copy-in/out kernels (fsdp2_copies)
         gathers = np.where(c.zero == 3, 2.0, 0.0)  # forward + backward re-gather
         copies = unsharded_copy_bytes(eng.grad_bytes, gathers) * p_stage
-        copies = copies + sharded_copy_bytes(gathers) * p_shard
+        copies = copies + sharded_copy_bytes(gathers, eng.fsdp2_shard_bytes) * p_shard
         grad_acc = grad_acc + np.where(c.zero >= 2, hw.stream_time(copies), 0.0)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
