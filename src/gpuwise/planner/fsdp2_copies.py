@@ -28,17 +28,21 @@ accumulation is sharded work, charged with the other sharded gradient work by
 ``time.step_time``.
 
 Gathers per micro-batch: torchtitan reshards every transformer block but the last after
-forward and the root module too (``apply_fsdp``: ``reshard_after_forward = int(layer_id) <
-len(model.layers) - 1``, ``fully_shard(model, ..., reshard_after_forward=not pp_enabled)``,
-pytorch/torchtitan@004b3148 ``torchtitan/parallelisms/parallelize_llama.py``), so each
-unit is gathered for the forward and again for the backward: two gathers, as the ZeRO-3
-collective term in ``time.step_time`` already counts.  Activation checkpointing's recompute
-reuses the backward gather (FSDP2's pre-forward hook does nothing during the pre-backward
-state).  NeMo AutoModel's FSDP2 keeps the same rule when no pipeline is used (``FSDP2Config``
-``reshard_after_forward=None``: "non-pipeline layers reshard all but the last layer",
-NVIDIA-NeMo/Automodel@013d1137 ``nemo_automodel/components/distributed/config.py``).  The
-copies run next to the blocks' GEMMs; like every other memory-bound pass in the time model
-they are charged on the critical path.
+forward (``apply_fsdp``: ``reshard_after_forward = int(layer_id) < len(model.layers) - 1``,
+pytorch/torchtitan@004b3148 ``torchtitan/parallelisms/parallelize_llama.py``), so those blocks
+are gathered for the forward and again for the backward; FSDP2 never reshards the root module
+(embeddings, final norm, output layer) after forward, whatever it was given ("for the root, do
+not reshard after forward since for training, the parameters would be freed and all-gathered
+immediately", ``FSDPState._lazy_init``, pytorch/pytorch@325b98f2
+``torch/distributed/_composable/fsdp/_fsdp_state.py``; later torch keeps this only for
+``reshard_after_forward=None``), so the root and the last block are gathered once.
+Activation checkpointing's recompute reuses the backward gather (``_pre_forward`` returns
+early in the ``PRE_BACKWARD`` state, the same file).  NeMo AutoModel's FSDP2 reshards its
+blocks the same way without a pipeline (``FSDP2Config`` ``reshard_after_forward=None``:
+"non-pipeline layers reshard all but the last layer", NVIDIA-NeMo/Automodel@013d1137
+``nemo_automodel/components/distributed/config.py``).  The copies run next to the blocks'
+GEMMs; like every other memory-bound pass in the time model they are charged on the critical
+path.
 """
 
 from __future__ import annotations
@@ -49,8 +53,16 @@ import numpy as np
 PARAM_BYTES = 2
 
 
+def mean_gathers(layer_params: np.ndarray, layers: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """All-gathers per micro-batch averaged over the ``params`` a GPU gathers, ``layer_params``
+    of them in ``layers`` transformer blocks: two for every block but the last, one for the
+    last block and the root module's own parameters."""
+    return (params + layer_params * (layers - 1.0) / layers) / params
+
+
 def unsharded_copy_bytes(reduce_bytes: int, gathers: np.ndarray) -> np.ndarray:
-    """HBM bytes per unsharded parameter per micro-batch: ``gathers`` all-gather copy-outs
+    """HBM bytes per unsharded parameter per micro-batch: ``gathers`` all-gather copy-outs (per
+    parameter, :func:`mean_gathers`)
     plus the reduce-scatter copy-in that casts to ``reduce_bytes`` per element."""
     copy_out = 2.0 * PARAM_BYTES * gathers
     return copy_out + float(PARAM_BYTES + reduce_bytes)
