@@ -40,9 +40,13 @@ Activation checkpointing's recompute reuses the backward gather (``_pre_forward`
 early in the ``PRE_BACKWARD`` state, the same file).  NeMo AutoModel's FSDP2 reshards its
 blocks the same way without a pipeline (``FSDP2Config`` ``reshard_after_forward=None``:
 "non-pipeline layers reshard all but the last layer", NVIDIA-NeMo/Automodel@013d1137
-``nemo_automodel/components/distributed/config.py``).  The copies run next to the blocks'
-GEMMs; like every other memory-bound pass in the time model they are charged on the critical
-path.
+``nemo_automodel/components/distributed/config.py``).
+
+Streams: the copy-out runs on the compute stream in every version read; the all-gather
+copy-in runs on FSDP2's copy-in stream, and the reduce-scatter copy-in on the reduce-scatter
+stream at 415cc262 but on the compute stream at 010ae4a8.  Like every other memory-bound pass
+in the time model, all of them are charged on the critical path (side-stream kernels share
+HBM with the compute they run next to).
 """
 
 from __future__ import annotations
