@@ -146,6 +146,15 @@ class Engine:
     # every micro-batch before its reduce-scatter: the split-backward concat, the cast to the
     # reduce dtype, ``F.pad``'s copy and the pre-division (planner.fsdp_grad); ZeRO-2/3 only
     fsdp_grad_passes: bool = False
+    # FSDP2 (``fully_shard``) packs and unpacks every collective with copy kernels each
+    # micro-batch: the all-gather copy-in (cast of the fp32 shard) and ``split_with_sizes_copy``
+    # copy-out, the reduce-scatter's ``_chunk_cat`` copy-in with its cast to the reduce dtype
+    # (planner.fsdp2_copies); ZeRO-2/3 only
+    fsdp2_copies: bool = False
+    # bytes per element of the parameter shards FSDP2 keeps: 4 = fp32 shards cast to bf16 for
+    # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
+    # model), 2 = a model stored in bf16 (no cast)
+    fsdp2_shard_bytes: int = 4
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
@@ -261,9 +270,13 @@ ENGINES: dict[str, Engine] = {
     # Launcher ``gpt3/175b.yaml``; TE ``initialize_ub``: pipelined reduce-scatters, 4 splits,
     # 16 SMs, no SM margin)
     "modern-ub-te-default": _userbuffers("modern-ub-te-default", (4, 4), (0, 0)),
-    # PyTorch FSDP-style eager training (HF, llm-foundry): flash attention, overlap, no TP
-    # fusion beyond what eager PyTorch offers.
-    "fsdp": Engine("fsdp", True, True, True, False, 2, False),
+    # PyTorch FSDP-style eager training (HF, NeMo AutoModel): flash attention, overlap, no TP
+    # fusion beyond what eager PyTorch offers; FSDP2's collective copies over bf16 shards, as
+    # AutoModel's ``FSDP2Manager`` runs a model loaded with ``torch_dtype: bf16`` and reduces
+    # every micro-batch (``defer_fsdp_grad_sync: False``; NVIDIA-NeMo/Automodel
+    # examples/llm_pretrain/llama3_1_70b_pretrain_benchmark_8nodes_tp1cp2pp1*.yaml)
+    "fsdp": Engine("fsdp", True, True, True, False, 2, False, fsdp2_copies=True,
+                   fsdp2_shard_bytes=2),
     # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
     # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
     # in fp32 (``training.mixed_precision_reduce`` default "float32",
@@ -283,13 +296,14 @@ ENGINES: dict[str, Engine] = {
         selective="op",
         loss_bytes_per_logit=12,
         eager_rmsnorm=True,
+        fsdp2_copies=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
     # SiLU-and-product, residual adds); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
-        loss_bytes_per_logit=12,
+        loss_bytes_per_logit=12, fsdp2_copies=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

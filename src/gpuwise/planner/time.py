@@ -48,6 +48,11 @@ from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token, weight_cast_bytes
+from gpuwise.planner.fsdp2_copies import (
+    mean_gathers,
+    sharded_copy_bytes,
+    unsharded_copy_bytes,
+)
 from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
 from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.memory import microbatches, stage_params
@@ -375,6 +380,12 @@ def step_time(
     if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
         flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
         grad_acc = grad_acc + np.where(c.zero >= 2, flat, 0.0)
+    if eng.fsdp2_copies:  # FSDP2's collective copy-in/out kernels (fsdp2_copies)
+        gathers = mean_gathers(sp["dense"] + sp["expert"], per_stage, p_stage)
+        gathers = np.where(c.zero == 3, gathers, 0.0)  # forward, backward re-gather
+        copies = unsharded_copy_bytes(eng.grad_bytes, gathers) * p_stage
+        copies = copies + sharded_copy_bytes(gathers, eng.fsdp2_shard_bytes) * p_shard
+        grad_acc = grad_acc + np.where(c.zero >= 2, hw.stream_time(copies), 0.0)
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
