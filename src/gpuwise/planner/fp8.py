@@ -36,8 +36,12 @@ only then quantizes (NVIDIA/TransformerEngine@ad3f651f
 / ``layernorm_fwd`` force the unfused path for it, write the 16-bit output with its amax and
 cast that afterwards (``quantize_with_amax``; ``transformer_engine/pytorch/csrc/extensions/
 normalization.cpp``): the norm's write is 2 B instead of 1, then a cast reads 2 B and writes
-1 B (:data:`CS_NORM_B` more than delayed scaling's fused FP8 write).  The amax all-reduces are
-latency-only and not charged.
+1 B (:data:`CS_NORM_B` more than delayed scaling's fused FP8 write).  Under sequence parallelism
+the column-parallel input quantizer and the row-parallel output-gradient quantizer all-reduce
+their amax over the TP group (``_customize_quantizers_float8_current_scaling`` in
+``pytorch/module/layernorm_linear.py`` / ``linear.py``), so the casts still run on the local
+shard and the gathers stay FP8.  Those amax all-reduces (4 per layer and micro-batch, a few
+bytes each, NVLink latency) are not charged.
 """
 
 from __future__ import annotations
