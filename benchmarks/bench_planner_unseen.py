@@ -41,7 +41,12 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 
 def engine_for(name: str) -> Engine:
     """An engine preset; ``<preset>-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
-    ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``)."""
+    ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``);
+    ``<preset>-fp8cs`` runs Transformer Engine's FP8 layers with per-tensor current scaling
+    (``Engine.fp8_current_scaling``)."""
+    if name.endswith("-fp8cs"):
+        base = engine_for(name.removesuffix("-fp8cs"))
+        return replace(base, name=name, fp8_current_scaling=True)
     if name.endswith("-fp32reduce"):
         base = name.removesuffix("-fp32reduce")
         return replace(ENGINES[base], name=name, grad_bytes=4)

@@ -109,3 +109,44 @@ def test_te_fp8_saves_one_byte_gemm_inputs() -> None:
     assert (bf16 - fp8)[0] == pytest.approx(setup.seq * (h + f))
     plain = replace(setup, engine=replace(ENGINES["modern"], fp8_saved_inputs=False))
     assert layer_activation_bytes(model, False, single(precision="fp8"), plain)[0] == bf16[0]
+
+
+def test_current_scaling_adds_amax_passes_and_unfused_norm_casts() -> None:
+    """Per-tensor current scaling (TE ``Float8CurrentScalingQuantizer``) reads every 16-bit
+    tensor it casts once more for its amax (2 B) and cannot fuse the cast into the norm: the
+    norm writes 16 bits (+1 B over FP8) and a cast reads 2 B and writes 1 B (+4 B in all).
+    Llama-2-7B, no TP: forward 4 B x 2h (the two norm outputs) + 2 B x (h + f) (proj and FC2
+    inputs); backward 2 B x every output gradient (3h + 2f + 2h)."""
+    h, f = 4096.0, 11008.0
+    model = get_model("llama-2-7b")
+    one = np.array([1])
+    fwd, bwd = quantize_bytes_per_token(model, False, one, False)
+    fwd_cs, bwd_cs = quantize_bytes_per_token(model, False, one, False, current_scaling=True)
+    assert (fwd_cs - fwd)[0] == pytest.approx(4 * 2 * h + 2 * (h + f))
+    assert (bwd_cs - bwd)[0] == pytest.approx(2 * (3 * h + 2 * f + 2 * h))
+    # sequence parallelism: every cast runs on the local shard, the row-parallel output
+    # gradients on the 1/t sequence shard before their FP8 gather
+    t, four = 4.0, np.array([4])
+    fwd, bwd = quantize_bytes_per_token(model, False, four, True)
+    fwd_cs, bwd_cs = quantize_bytes_per_token(model, False, four, True, current_scaling=True)
+    assert (fwd_cs - fwd)[0] == pytest.approx(4 * 2 * h / t + 2 * (h + f) / t)
+    assert (bwd_cs - bwd)[0] == pytest.approx(2 * ((3 * h + 2 * f) / t + 2 * h / t))
+
+
+def test_current_scaling_reads_weights_for_their_amax_once_per_step() -> None:
+    """With current scaling the once-per-step weight cast also reads the weights for their
+    amax: 2 B more per local GEMM weight, and only in FP8."""
+    model = get_model("llama-2-7b")
+    hw = Hardware.from_catalog(get_accelerator("H100-SXM"))
+    delayed = Setup(seq=4096, global_batch=16, gpus=1, engine=ENGINES["modern"])
+    current = replace(delayed, engine=replace(ENGINES["modern"], fp8_current_scaling=True))
+    c = single(micro_batch=1, precision="fp8")
+    a, b = step_time(model, c, delayed, hw), step_time(model, c, current, hw)
+    per_mb = microbatches(c, delayed) * (b["microbatch"] - a["microbatch"])
+    local = stage_params(model, c)["dense"]
+    extra = (b["step"] - a["step"] - per_mb - (b["pipeline_bubble"] - a["pipeline_bubble"]))[0]
+    assert extra == pytest.approx(hw.stream_time(2.0 * local)[0], rel=1e-6)
+    bf16 = single(micro_batch=1, precision="bf16")
+    assert step_time(model, bf16, current, hw)["step"][0] == step_time(
+        model, bf16, delayed, hw
+    )["step"][0]

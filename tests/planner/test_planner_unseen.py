@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bench_planner_unseen import CSV, evaluate_row, load_rows
+from benchmarks.bench_planner_unseen import CSV, engine_for, evaluate_row, load_rows
 from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
 from gpuwise.planner.models import get_model
 
@@ -65,3 +65,15 @@ def test_mtnlg_step_times_reproduce_its_recompute_tflops(row: dict[str, str], tf
     flops = narayanan_flops_per_iteration(gbs, seq, m.layers, m.hidden, m.vocab)
     assert flops / (step * gpus) / 1e12 == pytest.approx(tflops, rel=0.01)
     assert row["published_tflops_per_gpu"] == ""
+
+
+def test_fp8cs_suffix_turns_on_current_scaling_and_keeps_the_preset() -> None:
+    """``<preset>-fp8cs`` is the preset with Transformer Engine's current-scaling recipe, its
+    overlaps untouched; it composes with ``-fp32reduce``."""
+    cs = engine_for("modern-ub-fp8cs")
+    assert cs.fp8_current_scaling and not engine_for("modern-ub").fp8_current_scaling
+    assert cs.overlap_tp == engine_for("modern-ub").overlap_tp
+    both = engine_for("modern-fp32reduce-fp8cs")
+    assert both.fp8_current_scaling and both.grad_bytes == 4
+    current = [r["id"] for r in USED if engine_for(r["engine"]).fp8_current_scaling]
+    assert current == [r["id"] for r in USED if r["source"] == "megatron-bridge-perf"]

@@ -24,6 +24,24 @@ The attention core and the output layer stay in BF16 (TE's FP8 recipe covers its
 layers; FP8 attention is a separate, off-by-default switch), as the time model has them.  The
 delayed-scaling amax reduction and scale update are one small all-reduce and one fused kernel
 per pass -- microseconds, not charged.
+
+Delayed scaling takes each tensor's scale from earlier iterations, so the cast kernels quantize
+in one pass and record the amax on the way.  Per-tensor *current* scaling
+(``Float8CurrentScalingQuantizer``, the FP8 recipe of Megatron-Bridge's performance configs)
+needs the tensor's own amax before it can cast: ``quantize_impl`` runs ``nvte_compute_amax``
+over the 16-bit input, (under sequence parallelism) all-reduces the amax, computes the scale and
+only then quantizes (NVIDIA/TransformerEngine@ad3f651f
+``transformer_engine/pytorch/csrc/quantizer.cpp``) -- one more read of every tensor it casts
+(:data:`AMAX_READ_B`), weights included.  Its norms cannot write FP8 directly: ``rmsnorm_fwd``
+/ ``layernorm_fwd`` force the unfused path for it, write the 16-bit output with its amax and
+cast that afterwards (``quantize_with_amax``; ``transformer_engine/pytorch/csrc/extensions/
+normalization.cpp``): the norm's write is 2 B instead of 1, then a cast reads 2 B and writes
+1 B (:data:`CS_NORM_B` more than delayed scaling's fused FP8 write).  Under sequence parallelism
+the column-parallel input quantizer and the row-parallel output-gradient quantizer all-reduce
+their amax over the TP group (``_customize_quantizers_float8_current_scaling`` in
+``pytorch/module/layernorm_linear.py`` / ``linear.py``), so the casts still run on the local
+shard and the gathers stay FP8.  Those amax all-reduces (4 per layer and micro-batch, a few
+bytes each, NVLink latency) are not charged.
 """
 
 from __future__ import annotations
@@ -38,16 +56,26 @@ from gpuwise.planner.models import ModelConfig
 CAST_TRANSPOSE_B = 4.0
 CAST_B = 3.0
 TRANSPOSE_B = 2.0
+#: Per-tensor current scaling: the amax pass reads each 16-bit tensor once more before its cast;
+#: a norm-fed input costs the 16-bit norm output (+1 over the fused FP8 write) and its cast
+#: (read 2, write 1).
+AMAX_READ_B = 2.0
+CS_NORM_B = 1.0 + 2.0 + 1.0
 
 
 def quantize_bytes_per_token(
-    model: ModelConfig, moe: bool, tp: np.ndarray, sequence_parallel: bool
+    model: ModelConfig,
+    moe: bool,
+    tp: np.ndarray,
+    sequence_parallel: bool,
+    current_scaling: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(forward, backward) extra HBM bytes per token of one layer on one GPU in FP8 (TE).
 
     Dimensions as the time model's GEMM list has them: QKV and FC1 column-parallel, proj and
     FC2 row-parallel over ``tp``; in a routed MoE layer the experts' GEMMs take the permuted
-    tokens (``top_k`` copies) through plain grouped linears."""
+    tokens (``top_k`` copies) through plain grouped linears.  ``current_scaling`` adds the
+    per-tensor current-scaling recipe's amax passes and unfused norm casts (module docstring)."""
     h, a, kv = float(model.hidden), float(model.heads), float(model.kv)
     d_qk, d_v = attn_dims(model)
     t = tp.astype(float)
@@ -67,9 +95,16 @@ def quantize_bytes_per_token(
     else:
         fwd = fwd + CAST_TRANSPOSE_B * plain_in
         bwd = bwd + CAST_TRANSPOSE_B * row_out
+    if current_scaling:
+        # each cast of a 16-bit tensor reads it once more for its amax, on the shard it runs on
+        # (the row-parallel output gradients on the sequence shard, before the FP8 gather)
+        fwd = fwd + CS_NORM_B * norm_fed * rep + AMAX_READ_B * (plain_in + expert)
+        bwd = bwd + AMAX_READ_B * (col_out + expert + row_out * rep)
     return fwd * np.ones(len(t)), bwd * np.ones(len(t))
 
 
-def weight_cast_bytes(gemm_params: np.ndarray) -> np.ndarray:
-    """HBM bytes per optimizer step to cast-transpose the local GEMM weights to FP8 once."""
-    return CAST_TRANSPOSE_B * gemm_params
+def weight_cast_bytes(gemm_params: np.ndarray, current_scaling: bool = False) -> np.ndarray:
+    """HBM bytes per optimizer step to cast-transpose the local GEMM weights to FP8 once (and,
+    with current scaling, read them first for their amax)."""
+    per_elem = CAST_TRANSPOSE_B + (AMAX_READ_B if current_scaling else 0.0)
+    return per_elem * gemm_params

@@ -163,6 +163,12 @@ class Engine:
     # more read + write of every received activation.  Megatron-LM later switched to
     # ``_all_gather_base`` to drop these internal copies.
     p2p_gather_copy: bool = False
+    # Transformer Engine FP8 recipe: False = delayed scaling (TE's default ``DelayedScaling``,
+    # NeMo 1.0), True = per-tensor current scaling (``Float8CurrentScaling``; Megatron-Bridge's
+    # performance scripts ``get_precision_config(compute_dtype="fp8", fp8_recipe="cs")`` ->
+    # ``bf16_with_fp8_current_scaling_mixed``): an amax pass before every cast and unfused norm
+    # casts (planner.fp8)
+    fp8_current_scaling: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped

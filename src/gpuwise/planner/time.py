@@ -238,7 +238,9 @@ def _layer_times(
         norm_b = 2.0 * (EAGER_NORM_BYTES[1] - 8.0) * h * rep
     scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
     # FP8 (Transformer Engine): quantizing and transposing the GEMM operands (planner.fp8)
-    q_f, q_b = quantize_bytes_per_token(model, moe, c.tp, eng.sequence_parallel)
+    q_f, q_b = quantize_bytes_per_token(
+        model, moe, c.tp, eng.sequence_parallel, eng.fp8_current_scaling
+    )
     fp8_f = np.where(c.fp8 == 1, q_f, 0.0)
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
     elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
@@ -449,7 +451,9 @@ def step_time(
     )
     emb_sync = np.where((c.pp > 1) & tied, emb_sync, 0.0)
     # FP8: the local GEMM weights are cast to FP8 once per step (planner.fp8)
-    w_cast = hw.stream_time(weight_cast_bytes(sp["dense"] + sp["expert"]))
+    w_cast = hw.stream_time(
+        weight_cast_bytes(sp["dense"] + sp["expert"], eng.fp8_current_scaling)
+    )
     fp8_weights = np.where(c.fp8 == 1, w_cast, 0.0)
     step = pipe + dp_exposed + opt + emb_sync + fp8_weights
     return {
