@@ -154,6 +154,14 @@ class Engine:
     # more read + write of every received activation.  Megatron-LM later switched to
     # ``_all_gather_base`` to drop these internal copies.
     p2p_gather_copy: bool = False
+    # DeepSpeed's pipeline engine ships a tensor-parallel stage's output and input gradient as
+    # a ``PartitionedTensor`` (metadata + 1/t slice, rebuilt by ``full()``: zeros, list
+    # all-gather, clone), and the sending stage rebuilds its own output before each backward
+    # (planner.pipeline ``partitioned_p2p``; no SP)
+    p2p_partitioned: bool = False
+    # each pipeline send and receive is a blocking call of its own, not one combined exchange
+    # per neighbour pair (DeepSpeed ``TrainSchedule``; planner.pipeline ``uncombined_p2p``)
+    p2p_uncombined: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -210,8 +218,29 @@ _MEGATRON_2021 = Engine(
     p2p_gather_copy=True,
 )
 
+#: Megatron-DeepSpeed on DeepSpeed's pipeline engine (2021-2022: MT-NLG 530B, BLOOM-176B):
+#: Megatron-LM's layers, fused kernels and vocab-parallel collectives, without flash attention
+#: or SP, but DeepSpeed runs the step: with ``--deepspeed``, ``get_model`` returns the bare
+#: model (no Megatron ``LocalDDP``, so no per-parameter gradient hook and no buffer division) and
+#: ``train_step`` is ``model[0].train_batch`` (bigscience-workshop/Megatron-DeepSpeed@0035f06a
+#: megatron/training.py).  The engine runs ``TrainSchedule`` with one blocking call per send
+#: or receive, ships stage outputs and input gradients as ``PartitionedTensor``s
+#: (``p2p_partitioned``, ``p2p_uncombined``; planner.pipeline), lets autograd accumulate
+#: ``.grad`` and reduces the gradients over DP after the whole schedule (``ReduceGrads``, no
+#: overlap).  Its ZeRO optimizer casts the 16-bit gradient partition to fp32 before Adam
+#: (``main_grad_copy`` on the DP shard); fp16 loss scaling as in Megatron-LM.
+_DEEPSPEED_PIPE_2021 = replace(
+    _MEGATRON_2021,
+    name="deepspeed-pipe-2021",
+    grad_buffer_scale=False,
+    grad_hook_add=False,
+    p2p_partitioned=True,
+    p2p_uncombined=True,
+)
+
 ENGINES: dict[str, Engine] = {
     "megatron-2021": _MEGATRON_2021,
+    "deepspeed-pipe-2021": _DEEPSPEED_PIPE_2021,
     # the same with ``--DDP-impl torch`` (run_table_1.sh's 1.7B-18B rows): PyTorch
     # DistributedDataParallel all-reduces the fp16 gradients in buckets from autograd hooks as
     # the last micro-batch's backward produces them (Megatron-LM runs the other micro-batches

@@ -55,7 +55,7 @@ from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.optimizer_step import optimizer_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
-from gpuwise.planner.pipeline import pipeline_time
+from gpuwise.planner.pipeline import partitioned_p2p, pipeline_time, uncombined_p2p
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import unfused_attention
@@ -344,17 +344,29 @@ def step_time(
     act = 2.0 * model.hidden * tok
     pbw, plat = link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
+    per_mb = np.zeros(len(c))
     if not eng.sequence_parallel:
-        hop = hop + ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        tp_gather = ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        hop = hop + tp_gather
         if eng.p2p_gather_copy:
             hop = hop + hw.stream_time(2.0 * act)  # list all-gather's copy-out (read + write)
-    p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
+        if eng.p2p_partitioned:  # DeepSpeed's PartitionedTensor messages (planner.pipeline)
+            per_msg, per_mb = partitioned_p2p(
+                hw, act, c.tp, tp_gather, LAT_BASE_S + plat, eng.p2p_gather_copy
+            )
+            hop = hop + per_msg
+    p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop + c.vpp * per_mb, 0.0)
     if eng.overlap_p2p:
         # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
         # backward of another model chunk, a backward one under the next chunk's forward
         hidden = np.maximum(0.0, hop - per_stage / c.vpp * bwd)
         hidden = hidden + np.maximum(0.0, hop - per_stage / c.vpp * fwd)
         p2p = np.where(c.vpp > 1, np.where(c.pp > 1, c.vpp * hidden, 0.0), p2p)
+    # DeepSpeed's separately issued blocking sends/receives (planner.pipeline): exposed unless
+    # the last stage's output layer and loss cover them; counted with the last stage's extra
+    # work (so in every slot, outside the bubble)
+    unc = np.where(c.pp > 1, uncombined_p2p(hop, last_extra, eng.p2p_uncombined), 0.0)
+    last_extra = last_extra + unc
     # weight gradients are accumulated into the gradient buffer every micro-batch: read the
     # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
     # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
