@@ -12,6 +12,7 @@ import pytest
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, link, ring_gather
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.memory import stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import ENGINES, Engine, Setup, single
 from gpuwise.planner.pipeline import partitioned_p2p, uncombined_p2p
@@ -77,3 +78,41 @@ def test_deepspeed_preset_drops_megatron_local_ddp_passes() -> None:
     assert DS.p2p_partitioned and DS.p2p_uncombined and not meg.p2p_partitioned
     assert replace(DS, name=meg.name, grad_hook_add=True, grad_buffer_scale=True,
                    p2p_partitioned=False, p2p_uncombined=False) == meg
+
+
+BF16 = ENGINES["deepspeed-pipe-bf16-2022"]
+
+
+def _bloom(engine: Engine) -> dict[str, np.ndarray]:
+    """BLOOM-176B's layout (TP 4, PP 12, DP 8, micro-batch 2, full recompute)."""
+    setup = Setup(2048, 2048, 384, 8, 6.25, 0.05, engine, None)
+    c = single(dp=8, tp=4, pp=12, zero=1, recompute="full", micro_batch=2)
+    return step_time(get_model("bloom-176b"), c, setup, HW)
+
+
+def test_bf16_optimizer_casts_and_adds_every_microbatch() -> None:
+    """``hp_grad.add_(lp.grad.to(fp32))``: 18 bytes per local parameter per micro-batch where
+    a plain fp32 accumulation streams 8 (2 x ``grad_bytes``)."""
+    plain = replace(BF16, hp_grad_cast_add=False)
+    extra = _bloom(BF16)["microbatch"] - _bloom(plain)["microbatch"]
+    c = single(dp=8, tp=4, pp=12, zero=1, recompute="full", micro_batch=2)
+    sp = stage_params(get_model("bloom-176b"), c)
+    p_stage = sp["dense"] + np.maximum(sp["emb_first"], sp["emb_last"])
+    assert extra[0] == pytest.approx(float(HW.stream_time(10.0 * p_stage)[0]), rel=1e-9)
+
+
+def test_bf16_optimizer_all_reduces_its_fp32_gradients() -> None:
+    """ZeRO-1 under the BF16_Optimizer: a full all-reduce of the fp32 gradients (2 (n-1)/n S)
+    instead of a reduce-scatter ((n-1)/n S), then the 16-bit parameter all-gather."""
+    rs = replace(BF16, zero1_grad_allreduce=False)
+    ar_t, rs_t = float(_bloom(BF16)["dp_exposed"][0]), float(_bloom(rs)["dp_exposed"][0])
+    gather16 = rs_t / 3.0  # reduce-scatter of 4-byte grads + all-gather of 2-byte weights: 2 + 1
+    assert ar_t == pytest.approx(rs_t + 2.0 * gather16, rel=0.02)
+
+
+def test_bf16_preset_is_the_2021_engine_with_the_bf16_optimizer() -> None:
+    assert BF16.grad_bytes == 4 and not BF16.fp16_loss_scaling and not BF16.main_grad_copy
+    assert replace(
+        BF16, name=DS.name, grad_bytes=2, fp16_loss_scaling=True, main_grad_copy=True,
+        hp_grad_cast_add=False, zero1_grad_allreduce=False,
+    ) == DS

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gpuwise.planner.engines_deepspeed import deepspeed_presets
+
 RECOMPUTE = ("none", "selective", "full")
 #: What ``recompute="selective"`` re-runs: "attention" = the attention core (Korthikanti et al.
 #: 2022 sec. 5, Megatron-LM's ``--recompute-granularity selective``); "op" = torchtitan's
@@ -162,6 +164,17 @@ class Engine:
     # each pipeline send and receive is a blocking call of its own, not one combined exchange
     # per neighbour pair (DeepSpeed ``TrainSchedule``; planner.pipeline ``uncombined_p2p``)
     p2p_uncombined: bool = False
+    # DeepSpeed's BF16_Optimizer (bf16 with the pipeline engine) accumulates every micro-batch's
+    # gradients into fp32 copies: ``update_hp_grads``: ``hp_grad.add_(lp.grad.to(fp32))``, a
+    # cast to a temporary and an add (microsoft/DeepSpeed@06e39a56
+    # ``deepspeed/runtime/bf16_optimizer.py``); with ``grad_bytes`` 4
+    hp_grad_cast_add: bool = False
+    # ZeRO-1 gradients are all-reduced whole, not reduce-scattered: the pipeline engine reduces
+    # the BF16_Optimizer's fp32 gradients with ``buffered_allreduce_fallback``
+    # (``_exec_reduce_grads`` -> ``_bf16_reduce_grads``, microsoft/DeepSpeed@195563a2
+    # ``deepspeed/runtime/pipe/engine.py``); each rank then updates its partition and the
+    # 16-bit parameters are all-gathered (``update_lp_params`` -> ``all_gather_dp_groups``)
+    zero1_grad_allreduce: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -218,29 +231,8 @@ _MEGATRON_2021 = Engine(
     p2p_gather_copy=True,
 )
 
-#: Megatron-DeepSpeed on DeepSpeed's pipeline engine (2021-2022: MT-NLG 530B, BLOOM-176B):
-#: Megatron-LM's layers, fused kernels and vocab-parallel collectives, without flash attention
-#: or SP, but DeepSpeed runs the step: with ``--deepspeed``, ``get_model`` returns the bare
-#: model (no Megatron ``LocalDDP``, so no per-parameter gradient hook and no buffer division) and
-#: ``train_step`` is ``model[0].train_batch`` (bigscience-workshop/Megatron-DeepSpeed@0035f06a
-#: megatron/training.py).  The engine runs ``TrainSchedule`` with one blocking call per send
-#: or receive, ships stage outputs and input gradients as ``PartitionedTensor``s
-#: (``p2p_partitioned``, ``p2p_uncombined``; planner.pipeline), lets autograd accumulate
-#: ``.grad`` and reduces the gradients over DP after the whole schedule (``ReduceGrads``, no
-#: overlap).  Its ZeRO optimizer casts the 16-bit gradient partition to fp32 before Adam
-#: (``main_grad_copy`` on the DP shard); fp16 loss scaling as in Megatron-LM.
-_DEEPSPEED_PIPE_2021 = replace(
-    _MEGATRON_2021,
-    name="deepspeed-pipe-2021",
-    grad_buffer_scale=False,
-    grad_hook_add=False,
-    p2p_partitioned=True,
-    p2p_uncombined=True,
-)
-
 ENGINES: dict[str, Engine] = {
     "megatron-2021": _MEGATRON_2021,
-    "deepspeed-pipe-2021": _DEEPSPEED_PIPE_2021,
     # the same with ``--DDP-impl torch`` (run_table_1.sh's 1.7B-18B rows): PyTorch
     # DistributedDataParallel all-reduces the fp16 gradients in buckets from autograd hooks as
     # the last micro-batch's backward produces them (Megatron-LM runs the other micro-batches
@@ -339,6 +331,8 @@ ENGINES: dict[str, Engine] = {
         fsdp_grad_passes=True,
     ),
 }
+# DeepSpeed's pipeline engine on Megatron-DeepSpeed (MT-NLG, BLOOM): planner.engines_deepspeed
+ENGINES.update(deepspeed_presets(_MEGATRON_2021))
 
 
 @dataclass(frozen=True)

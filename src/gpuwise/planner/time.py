@@ -383,6 +383,8 @@ def step_time(
     # FSDP2 under the pipeline schedule accumulates unsharded gradients (``zero3_per_step``)
     p_acc = np.where((c.zero >= 2) & (not eng.zero3_per_step), p_shard, p_stage)
     acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
+    if eng.hp_grad_cast_add:  # read 16-bit grad, write + read its fp32 cast, read + write sum
+        acc_bytes = 2.0 + 2.0 * 4.0 + 2.0 * eng.grad_bytes
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
     if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
         flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
@@ -416,11 +418,10 @@ def step_time(
     grads_exp = eng.grad_bytes * sp["expert"]
     reduce = ring_allreduce(grads, n_dp, dbw, dlat)
     reduce = reduce + np.where(moe, ring_allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
-    dp_t = np.select(
-        [c.zero == 0, c.zero == 1, c.zero == 2],
-        [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
-        0.0,
-    )
+    # ZeRO-1: reduce-scatter the gradients, all-gather the updated parameters; DeepSpeed's
+    # BF16_Optimizer all-reduces the whole gradient instead (``zero1_grad_allreduce``)
+    zero1 = (reduce if eng.zero1_grad_allreduce else gather(eng.grad_bytes)) + gather(2.0)
+    dp_t = np.select([c.zero == 0, c.zero == 1, c.zero == 2], [reduce, zero1, gather(2.0)], 0.0)
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
     dp_exposed = np.maximum(0.0, dp_t - hidden)
     if eng.overlap_param_gather:
