@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from gpuwise.planner.engines_deepspeed import deepspeed_presets
+
 RECOMPUTE = ("none", "selective", "full")
 #: What ``recompute="selective"`` re-runs: "attention" = the attention core (Korthikanti et al.
 #: 2022 sec. 5, Megatron-LM's ``--recompute-granularity selective``); "op" = torchtitan's
@@ -169,6 +171,25 @@ class Engine:
     # ``bf16_with_fp8_current_scaling_mixed``): an amax pass before every cast and unfused norm
     # casts (planner.fp8)
     fp8_current_scaling: bool = False
+    # DeepSpeed's pipeline engine ships a tensor-parallel stage's output and input gradient as
+    # a ``PartitionedTensor`` (metadata + 1/t slice, rebuilt by ``full()``: zeros, list
+    # all-gather, clone), and the sending stage rebuilds its own output before each backward
+    # (planner.pipeline ``partitioned_p2p``; no SP)
+    p2p_partitioned: bool = False
+    # each pipeline send and receive is a blocking call of its own, not one combined exchange
+    # per neighbour pair (DeepSpeed ``TrainSchedule``; planner.pipeline ``uncombined_p2p``)
+    p2p_uncombined: bool = False
+    # DeepSpeed's BF16_Optimizer (bf16 with the pipeline engine) accumulates every micro-batch's
+    # gradients into fp32 copies: ``update_hp_grads``: ``hp_grad.add_(lp.grad.to(fp32))``, a
+    # cast to a temporary and an add (microsoft/DeepSpeed@06e39a56
+    # ``deepspeed/runtime/bf16_optimizer.py``); with ``grad_bytes`` 4
+    hp_grad_cast_add: bool = False
+    # ZeRO-1 gradients are all-reduced whole, not reduce-scattered: the pipeline engine reduces
+    # the BF16_Optimizer's fp32 gradients with ``buffered_allreduce_fallback``
+    # (``_exec_reduce_grads`` -> ``_bf16_reduce_grads``, microsoft/DeepSpeed@195563a2
+    # ``deepspeed/runtime/pipe/engine.py``); each rank then updates its partition and the
+    # 16-bit parameters are all-gathered (``update_lp_params`` -> ``all_gather_dp_groups``)
+    zero1_grad_allreduce: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -330,6 +351,8 @@ ENGINES: dict[str, Engine] = {
         fsdp_grad_passes=True,
     ),
 }
+# DeepSpeed's pipeline engine on Megatron-DeepSpeed (MT-NLG, BLOOM): planner.engines_deepspeed
+ENGINES.update(deepspeed_presets(_MEGATRON_2021))
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.optimizer_step import optimizer_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
-from gpuwise.planner.pipeline import pipeline_time
+from gpuwise.planner.pipeline import partitioned_p2p, pipeline_time, uncombined_p2p
 from gpuwise.planner.recompute import op_sac_recompute_time
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import unfused_attention
@@ -351,17 +351,29 @@ def step_time(
     act = 2.0 * model.hidden * tok
     pbw, plat = link(hw, setup, np.where(c.pp > 1, setup.gpus // c.pp * 2, 1))
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
+    per_mb = np.zeros(len(c))
     if not eng.sequence_parallel:
-        hop = hop + ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        tp_gather = ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        hop = hop + tp_gather
         if eng.p2p_gather_copy:
             hop = hop + hw.stream_time(2.0 * act)  # list all-gather's copy-out (read + write)
-    p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop, 0.0)
+        if eng.p2p_partitioned:  # DeepSpeed's PartitionedTensor messages (planner.pipeline)
+            per_msg, per_mb = partitioned_p2p(
+                hw, act, c.tp, tp_gather, LAT_BASE_S + plat, eng.p2p_gather_copy
+            )
+            hop = hop + per_msg
+    p2p = np.where(c.pp > 1, 2.0 * c.vpp * hop + c.vpp * per_mb, 0.0)
     if eng.overlap_p2p:
         # overlap_p2p_comm (interleaved schedule only): a forward send/receive runs under the
         # backward of another model chunk, a backward one under the next chunk's forward
         hidden = np.maximum(0.0, hop - per_stage / c.vpp * bwd)
         hidden = hidden + np.maximum(0.0, hop - per_stage / c.vpp * fwd)
         p2p = np.where(c.vpp > 1, np.where(c.pp > 1, c.vpp * hidden, 0.0), p2p)
+    # DeepSpeed's separately issued blocking sends/receives (planner.pipeline): exposed unless
+    # the last stage's output layer and loss cover them; counted with the last stage's extra
+    # work (so in every slot, outside the bubble)
+    unc = np.where(c.pp > 1, uncombined_p2p(hop, last_extra, eng.p2p_uncombined), 0.0)
+    last_extra = last_extra + unc
     # weight gradients are accumulated into the gradient buffer every micro-batch: read the
     # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
     # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
@@ -378,6 +390,8 @@ def step_time(
     # FSDP2 under the pipeline schedule accumulates unsharded gradients (``zero3_per_step``)
     p_acc = np.where((c.zero >= 2) & (not eng.zero3_per_step), p_shard, p_stage)
     acc_bytes = 2.0 * eng.grad_bytes + (2.0 if eng.grad_hook_add else 0.0)
+    if eng.hp_grad_cast_add:  # read 16-bit grad, write + read its fp32 cast, read + write sum
+        acc_bytes = 2.0 + 2.0 * 4.0 + 2.0 * eng.grad_bytes
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
     if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
         flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
@@ -417,11 +431,10 @@ def step_time(
     grads_exp = eng.grad_bytes * sp["expert"]
     reduce = ring_allreduce(grads, n_dp, dbw, dlat)
     reduce = reduce + np.where(moe, ring_allreduce(grads_exp, n_exp, xbw, xlat), 0.0)
-    dp_t = np.select(
-        [c.zero == 0, c.zero == 1, c.zero == 2],
-        [reduce, gather(eng.grad_bytes) + gather(2.0), gather(2.0)],
-        0.0,
-    )
+    # ZeRO-1: reduce-scatter the gradients, all-gather the updated parameters; DeepSpeed's
+    # BF16_Optimizer all-reduces the whole gradient instead (``zero1_grad_allreduce``)
+    zero1 = (reduce if eng.zero1_grad_allreduce else gather(eng.grad_bytes)) + gather(2.0)
+    dp_t = np.select([c.zero == 0, c.zero == 1, c.zero == 2], [reduce, zero1, gather(2.0)], 0.0)
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
     dp_exposed = np.maximum(0.0, dp_t - hidden)
     if eng.overlap_param_gather:
