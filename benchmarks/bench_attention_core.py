@@ -34,10 +34,11 @@ import numpy as np
 
 from gpuwise.catalog.loader import get_accelerator
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import single
+from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Setup
-from gpuwise.planner.time import _layer_times
+from gpuwise.planner.parallel import Setup
 from gpuwise.planner.unfused_attention import unfused_attention
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner"
@@ -72,7 +73,7 @@ def korthikanti_22b_recompute_ms() -> float:
     hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
     setup = Setup(2048, 4, 8, 8, 25.0, 0.05, ENGINES["megatron-2022"], None)
     c = single(1, 8, 1, 1, 1, 1, 0, "selective", 4, "bf16")
-    lt = _layer_times(get_model("gpt-22b"), False, c, setup, hw)
+    lt = layer_times(get_model("gpt-22b"), False, c, setup, hw)
     return 1e3 * float(lt["attn_f"][0] + lt["scores_f"][0])
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from gpuwise.catalog import Accelerator, get_accelerator
+from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Engine
 
 CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "unseen_runs.csv"
 

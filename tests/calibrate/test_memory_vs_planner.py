@@ -15,9 +15,10 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from gpuwise.calibrate.torch_train import count_memory, saved_activation_bytes  # noqa: E402
+from gpuwise.planner.engines import ENGINES  # noqa: E402
 from gpuwise.planner.memory import memory_breakdown, zero_model_state_bytes  # noqa: E402
 from gpuwise.planner.models import ModelConfig  # noqa: E402
-from gpuwise.planner.parallel import ENGINES, Setup, single  # noqa: E402
+from gpuwise.planner.parallel import Setup, single  # noqa: E402
 
 MICRO_BATCH, SEQ = 2, 128
 

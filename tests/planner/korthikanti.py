@@ -7,9 +7,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from gpuwise.planner.engines import Engine
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import Engine
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "planner"
 KORTHIKANTI = list(csv.DictReader((DATA / "korthikanti2022.csv").open()))

@@ -10,9 +10,10 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Setup, single
-from gpuwise.planner.time import _layer_times
+from gpuwise.planner.parallel import Setup, single
 from gpuwise.planner.unfused_attention import (
     STORE_BOUND_GEMM_FRACTION,
     TORCH_SOFTMAX_BYTES,
@@ -88,7 +89,7 @@ def test_layer_times_use_the_unfused_core_without_flash_attention() -> None:
     hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
     setup = Setup(2048, 8, 8, 8, 25.0, 0.05, ENGINES["megatron-2021"], None)
     c = single(1, 8, 1, 1, 1, 1, 0, "none", 4, "bf16")
-    lt = _layer_times(model, False, c, setup, hw)
+    lt = layer_times(model, False, c, setup, hw)
     heads = np.array([model.heads / 8 * 4.0])
     core = unfused_attention(hw, heads, np.array([2048.0]), 2048.0, 96.0, 96.0, model.dropout)
     assert lt["attn_f"][0] == pytest.approx(core.gemm_f[0])

@@ -6,10 +6,11 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.flash_rate import FA2_FWD
+from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Setup, single
-from gpuwise.planner.time import _layer_times
+from gpuwise.planner.parallel import Setup, single
 
 A100 = Hardware.from_catalog(get_accelerator("A100-80GB"))
 
@@ -18,7 +19,7 @@ def _attn_seconds_per_token(seq: int, micro_batch: int) -> float:
     model = get_model("mpt-7b")
     setup = Setup(seq, micro_batch * 8, 8, 8, 25.0, 0.05, ENGINES["modern"], None)
     c = single(8, 1, 1, 1, 1, 1, 3, "none", micro_batch, "bf16")
-    lt = _layer_times(model, False, c, setup, A100)
+    lt = layer_times(model, False, c, setup, A100)
     return float(lt["attn_f"][0]) / (seq * micro_batch)
 
 

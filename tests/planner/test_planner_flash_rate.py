@@ -9,6 +9,7 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.flash_rate import (
     AMPERE_KERNEL_ON_HOPPER,
     FA1_FWD_BWD_64,
@@ -20,9 +21,9 @@ from gpuwise.planner.flash_rate import (
     flash_tflops,
     peak_fraction,
 )
+from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Setup, single
-from gpuwise.planner.time import _layer_times
+from gpuwise.planner.parallel import Setup, single
 
 A100 = get_accelerator("A100-80GB")
 H100 = get_accelerator("H100-SXM")
@@ -91,7 +92,7 @@ def test_time_model_charges_the_first_generation_at_its_measured_rate() -> None:
     core = {}
     for name in ("fsdp", "llm-foundry-2023"):
         setup = Setup(16384, 8, 8, 8, 25.0, 0.05, ENGINES[name], None)
-        lt = _layer_times(model, False, c, setup, hw)
+        lt = layer_times(model, False, c, setup, hw)
         core[name] = float(lt["attn_f"][0] + lt["attn_b"][0])
     ratio = core["llm-foundry-2023"] / core["fsdp"]
     assert ratio == pytest.approx(FA2_FWD_BWD[64][-1] / FA1_FWD_BWD_64[-1], rel=1e-6)

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.fsdp2_copies import mean_gathers, sharded_copy_bytes, unsharded_copy_bytes
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES
 
 TITAN = ENGINES["torchtitan"]
 LLAMA3_8B = get_model("llama-3-8b")

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES
 
 FOUNDRY = ENGINES["llm-foundry-2023"]
 MPT_13B = get_model("mpt-13b")

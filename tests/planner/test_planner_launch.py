@@ -11,10 +11,12 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.launch import DISPATCH_US, EAGER_RMSNORM_OPS, layer_kernels, paced
+from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Setup, single
-from gpuwise.planner.time import _layer_times, step_time
+from gpuwise.planner.parallel import Setup, single
+from gpuwise.planner.time import step_time
 from tests.planner.test_planner_profile_rates import GPT, _profile
 
 TP1, TP8 = np.array([1]), np.array([8])
@@ -60,7 +62,7 @@ def _tiny_step(hw: Hardware, mb: int, seq: int) -> dict[str, np.ndarray]:
     model = get_model("mpt-125m")
     setup = Setup(seq=seq, global_batch=8 * mb, gpus=8, engine=ENGINES["llm-foundry-2023"])
     c = single(dp=8, zero=3, micro_batch=mb)
-    out = dict(_layer_times(model, False, c, setup, hw))
+    out = dict(layer_times(model, False, c, setup, hw))
     out.update(step_time(model, c, setup, hw))
     return out
 
@@ -88,8 +90,8 @@ def test_profile_dispatch_replaces_the_published_figure() -> None:
     fast = Hardware.from_profile(_profile(dispatch_us=1.0))
     setup = Setup(seq=256, global_batch=2, gpus=1, engine=ENGINES["fsdp"])
     c = single(micro_batch=1)
-    t_slow = _layer_times(GPT, False, c, setup, slow)
-    t_fast = _layer_times(GPT, False, c, setup, fast)
+    t_slow = layer_times(GPT, False, c, setup, slow)
+    t_fast = layer_times(GPT, False, c, setup, fast)
     # CPU device: the dispatch adds per op, so the difference is exactly ops x 49 us
     k_f, k_b = layer_kernels(GPT, ENGINES["fsdp"], False, TP1, np.array([4.0]))
     np.testing.assert_allclose(t_slow["launch_f"] - t_fast["launch_f"], k_f * 49e-6)

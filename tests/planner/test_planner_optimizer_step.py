@@ -9,13 +9,13 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import MEM_BW_FRACTION, Hardware
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.models import get_model
 from gpuwise.planner.optimizer_step import (
     SPLIT_LAUNCH_MS,
     optimizer_time,
     split_launch_slowdown,
 )
-from gpuwise.planner.parallel import ENGINES
 
 HW = Hardware.from_catalog(get_accelerator("A100-80GB"))
 LOCAL = np.array([get_model("gpt-22b").num_params() / 8])  # TP 8 shards every weight

@@ -15,12 +15,14 @@ import pytest
 
 from gpuwise.calibrate.profile import AttentionPoint, DeviceProfile, GemmPoint
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import Engine
 from gpuwise.planner.flash_rate import first_generation_share
 from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.layer_time import FLASH_BWD_RATIO, layer_times
 from gpuwise.planner.memory import layer_activation_bytes, memory_breakdown
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import Engine, Setup, single
-from gpuwise.planner.time import FLASH_BWD_RATIO, _layer_times, step_time
+from gpuwise.planner.parallel import Setup, single
+from gpuwise.planner.time import step_time
 
 SEQ, MB = 256, 2
 STREAM_GBS, ELEMENTWISE_GBS, DROPOUT_GBS = 20.0, 8.0, 0.5
@@ -53,7 +55,7 @@ def _engine(flash: bool, fused: bool = False) -> Engine:
 def _times(model: ModelConfig, hw: Hardware, flash: bool) -> dict[str, float]:
     setup = Setup(seq=SEQ, global_batch=2 * MB, gpus=1, engine=_engine(flash))
     c = single(micro_batch=MB)
-    out = {k: float(v[0]) for k, v in _layer_times(model, False, c, setup, hw).items()}
+    out = {k: float(v[0]) for k, v in layer_times(model, False, c, setup, hw).items()}
     out.update({k: float(v[0]) for k, v in step_time(model, c, setup, hw).items()})
     return out
 
@@ -122,7 +124,7 @@ def test_first_generation_flash_runs_at_its_measured_share_of_the_profile_rate()
                  engine=Engine("t1", flash_attention=True, sequence_parallel=False,
                                overlap_dp=False, fused_kernels=False, flash_generation=1))
     c = single(micro_batch=MB)
-    new, old = _layer_times(LLAMA, False, c, gen1, hw), _layer_times(LLAMA, False, c, setup, hw)
+    new, old = layer_times(LLAMA, False, c, gen1, hw), layer_times(LLAMA, False, c, setup, hw)
     share = float(first_generation_share(np.array([float(SEQ)]))[0])
     assert 0.5 < share < 0.7
     for k in ("attn_f", "attn_b"):

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.flops import korthikanti_hardware_flops
 from gpuwise.planner.models import get_model, list_models
-from gpuwise.planner.parallel import ENGINES
 from tests.planner.korthikanti import K_MODEL, KORTHIKANTI, run_korthikanti
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "planner"

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.layer_time import layer_gemms
 from gpuwise.planner.models import get_model
-from gpuwise.planner.parallel import ENGINES, Engine, single
-from gpuwise.planner.time import _gemms
+from gpuwise.planner.parallel import single
 from gpuwise.planner.tp_overlap import gemm_roles, pipelined, ring_exchange
 
 MODERN = ENGINES["modern"]
@@ -56,7 +57,7 @@ def test_roles_align_with_the_layer_gemms(name: str) -> None:
     c = single(tp=4)
     tok = np.array([4096.0])
     for moe in (False, True) if model.is_moe else (False,):
-        assert len(gemm_roles(model, moe)) == len(_gemms(model, moe, c, tok))
+        assert len(gemm_roles(model, moe)) == len(layer_gemms(model, moe, c, tok))
 
 
 def test_async_backward_collectives_hide_under_dgrad_and_wgrad() -> None:

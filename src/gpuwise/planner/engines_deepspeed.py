@@ -19,7 +19,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gpuwise.planner.parallel import Engine
+    from gpuwise.planner.engines import Engine
 
 
 def deepspeed_presets(megatron_2021: Engine) -> dict[str, Engine]:

@@ -20,10 +20,11 @@ import numpy as np
 from gpuwise.catalog import Accelerator, get_accelerator
 from gpuwise.errors import GpuwiseError, did_you_mean
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.flops import model_flops_per_token, recompute_flops_per_token
 from gpuwise.planner.memory import GIB, memory_breakdown
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import ENGINES, RECOMPUTE, Candidates, Engine, Setup, single
+from gpuwise.planner.parallel import RECOMPUTE, Candidates, Setup, single
 from gpuwise.planner.time import step_time
 
 MEMORY_TERMS = ("weights", "gradients", "optimizer", "activations", "logits", "overhead", "total")

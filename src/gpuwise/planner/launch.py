@@ -15,7 +15,7 @@ dispatch, pytorch/pytorch#41383): an upper bound there; forward ops also record 
 nodes, which that issue measures at ~1.8 us more per op and which is left out.
 
 Kernels per transformer layer (:func:`layer_kernels`) are counted from the engines' code, per
-:class:`~gpuwise.planner.parallel.Engine` flag; a "kernel" here is one op that launches GPU
+:class:`~gpuwise.planner.engines.Engine` flag; a "kernel" here is one op that launches GPU
 work (views and reshapes launch none).  Fused engines (Megatron-LM / Transformer Engine,
 ``fused_kernels``): per norm one kernel forward and two backward (TE ``layernorm_bwd`` and
 its finalize kernel; apex ``cuComputeGradInput`` and the gamma/beta kernels), bias+activation
@@ -24,14 +24,14 @@ rotary one per q and k (TE fused RoPE).  Eager engines (llm-foundry's MPT block,
 ``F.layer_norm`` one kernel forward / two backward, the residual adds and dropout as their
 own kernels (a bias rides in its GEMM), SwiGLU as ``silu`` and ``mul``, rotary as
 torchtitan's ``apply_rotary_emb`` (upcast, complex multiply, downcast for each of q and k),
-the q/k/v re-layout copies the byte model charges (``time._layer_times``), and torchtitan's
+the q/k/v re-layout copies the byte model charges (``layer_time.layer_times``), and torchtitan's
 eager fp32 RMSNorm as its op chain (:data:`EAGER_RMSNORM_OPS`).  The attention core:
 FlashAttention one kernel forward and three backward (Dao-AILab/flash-attention
 ``run_flash_bwd``: ``flash_bwd_dot_do_o``, the main dq/dk/dv loop, ``flash_bwd_convert_dq``);
 Megatron-LM's unfused core (``CoreAttention.forward``, NVIDIA/Megatron-LM
 megatron/model/transformer.py @00baee46) ``baddbmm``, fused softmax, dropout, ``bmm`` and the
 ``permute().contiguous()`` copy forward, backward two batched GEMMs per forward one plus the
-softmax, dropout and copy gradients.  Tensor-parallel collectives as ``time._layer_times``
+softmax, dropout and copy gradients.  Tensor-parallel collectives as ``layer_time.layer_times``
 charges them: 2 all-reduces each way, or under sequence parallelism 4 forward (2 all-gathers,
 2 reduce-scatters) and 6 backward (the re-gathers).
 """
@@ -41,8 +41,8 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import Engine
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import Engine
 
 #: CPU time per eager PyTorch op on CUDA, microseconds: PyTorch's Python and dispatcher cost of
 #: a tensor-tensor op, ~2 us (pytorch/pytorch#41383, maintainer's measurement of ``x * x``
@@ -64,8 +64,8 @@ def layer_kernels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Kernels one transformer layer launches per micro-batch on one GPU: (forward, backward).
 
-    ``gemms`` is the layer's forward GEMM launches (``time._gemms``, experts counted one launch
-    each); backward runs two per forward GEMM (data and weight gradient)."""
+    ``gemms`` is the layer's forward GEMM launches (``layer_time.layer_gemms``, experts counted
+    one launch each); backward runs two per forward GEMM (data and weight gradient)."""
     fused = eng.fused_kernels
     swiglu = model.ffn_type == "swiglu"
     fwd = np.asarray(gemms, dtype=float)

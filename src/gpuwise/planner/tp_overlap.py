@@ -1,5 +1,5 @@
 """Tensor-parallel collectives with sequence parallelism, overlapped as Transformer Engine runs
-them (a helper of :mod:`gpuwise.planner.time`).
+them (a helper of :mod:`gpuwise.planner.layer_time`).
 
 Each transformer block (attention, MLP) runs per micro-batch, with ``n`` = TP ranks:
 
@@ -38,8 +38,9 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.efficiency import Hardware, sm_count
+from gpuwise.planner.engines import Engine
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.parallel import Candidates, Engine
+from gpuwise.planner.parallel import Candidates
 
 #: ``(block, side)`` of a layer GEMM: the block whose TP collectives it can hide, and whether it
 #: is the block's column-parallel (input all-gathered) or row-parallel (output reduce-scattered)
@@ -48,8 +49,8 @@ Role = tuple[str, str] | None
 
 
 def gemm_roles(model: ModelConfig, moe: bool) -> list[Role]:
-    """Roles of :func:`gpuwise.planner.time._gemms`'s GEMMs, in its order.  Only the dense
-    attention (QKV, projection) and dense MLP (FC1, FC2) GEMMs take part: Transformer Engine's
+    """Roles of :func:`gpuwise.planner.layer_time.layer_gemms`'s GEMMs, in its order.  Only the
+    dense attention (QKV, projection) and dense MLP (FC1, FC2) GEMMs take part: Transformer Engine's
     userbuffers overlap covers its ``LayerNormLinear`` / ``LayerNormMLP`` / ``Linear`` modules,
     not MLA's low-rank projections or the grouped expert GEMMs of MoE layers, whose block
     collectives are charged in full."""
