@@ -170,8 +170,10 @@ def sustained_clock_ratio(acc: Accelerator) -> float:
 
 def large_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
     """Fraction of the dense ``precision`` peak a large GEMM sustains in training: burst
-    ceiling x clock ratio (the power-limited clock ratio is measured in BF16 only and applied
-    to every precision)."""
+    ceiling x clock ratio.  The power-limited clock ratio is measured in BF16 and applied to
+    every precision: on H200 the published sustained FP8/BF16 rate (MSMF 1330-1337 / 743-746
+    TFLOP/s, mamf-finder v4) is 1.78-1.80, no lower than the burst ratio, so FP8's doubled math
+    per clock does not throttle further (``efficiency.yaml``, after ``sustain_clamp``)."""
     return burst_gemm_fraction(acc, precision) * sustained_clock_ratio(acc)
 
 
