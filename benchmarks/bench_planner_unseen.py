@@ -174,9 +174,10 @@ def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
 
 def precision_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows published in BF16 and FP8 with everything else equal (ids ``<run>-bf16`` and
-    ``<run>-fp8``): published vs predicted FP8 speedup, a check of the FP8 model that no
-    absolute calibration can hide."""
-    return _pairs(results, "-bf16", "-fp8")
+    ``<run>-fp8``; torchtitan's float8 rows are its compiled BF16 rows plus float8, ids
+    ``<run>-compile`` and ``<run>-fp8``): published vs predicted FP8 speedup, a check of the
+    FP8 model that no absolute calibration can hide."""
+    return _pairs(results, "-bf16", "-fp8") + _pairs(results, "-compile", "-fp8")
 
 
 def compile_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bench_planner_unseen import CSV, engine_for, evaluate_row, load_rows
+from benchmarks.bench_planner_unseen import (
+    CSV,
+    engine_for,
+    evaluate_row,
+    load_rows,
+    precision_pairs,
+)
 from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
 from gpuwise.planner.models import get_model
 
@@ -77,3 +83,19 @@ def test_fp8cs_suffix_turns_on_current_scaling_and_keeps_the_preset() -> None:
     assert both.fp8_current_scaling and both.grad_bytes == 4
     current = [r["id"] for r in USED if engine_for(r["engine"]).fp8_current_scaling]
     assert current == [r["id"] for r in USED if r["source"] == "megatron-bridge-perf"]
+
+
+def test_precision_pairs_include_torchtitan_float8_over_its_compiled_bf16_run() -> None:
+    """torchtitan publishes float8 as its compiled BF16 run plus float8 (``<run>-compile`` and
+    ``<run>-fp8``), Megatron-style tables as ``<run>-bf16`` and ``<run>-fp8``: both pair up."""
+    rows = [
+        {"id": "a-bf16", "published": 10.0, "predicted": 11.0},
+        {"id": "a-fp8", "published": 13.0, "predicted": 15.0},
+        {"id": "t", "published": 5.0, "predicted": 5.0},
+        {"id": "t-compile", "published": 6.0, "predicted": 6.0},
+        {"id": "t-fp8", "published": 8.0, "predicted": 9.0},
+    ]
+    got = {p["run"]: p for p in precision_pairs(rows)}
+    assert set(got) == {"a", "t"}
+    assert got["t"]["published_speedup"] == pytest.approx(8.0 / 6.0)
+    assert got["t"]["predicted_speedup"] == pytest.approx(9.0 / 6.0)
