@@ -16,6 +16,13 @@
 2. Korthikanti et al. 2022 (arXiv 2205.05198) Table 4, 22B per layer on A100-80GB: selective
    recompute adds 1.3 ms to the backward pass (13.2 vs 11.9 ms; with sequence parallelism 13.1
    vs 11.8 ms) -- the attention core's forward run once more.
+3. Implied kernel rates (diagnostic, :func:`implied_rates`): the HBM rate, as a fraction of the
+   datasheet bandwidth, that Dao et al.'s unmasked rows leave to one kernel class -- dropout
+   from the difference of the rows with and without it (same softmax, same GEMMs), and
+   ``torch.softmax`` from the rows without dropout less the modelled GEMMs.  Where a class's
+   implied rate sits below the model's stream rate (``Hardware.mem_bw_gbs``), that class is
+   where the model's missing time would be; a published microbenchmark of the class, not these
+   numbers, would be the source for a term.
 
 Each is printed next to the planner's modelled time
 (:func:`gpuwise.planner.unfused_attention.unfused_attention`).  Validation only: nothing in
@@ -39,7 +46,11 @@ from gpuwise.planner.evaluate import single
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup
-from gpuwise.planner.unfused_attention import unfused_attention
+from gpuwise.planner.unfused_attention import (
+    DROPOUT_BYTES,
+    TORCH_SOFTMAX_BYTES,
+    unfused_attention,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner"
 BATCH, HEADS, HEAD_DIM = 16, 8, 64  # Dao et al. appendix E.6 setup
@@ -77,6 +88,35 @@ def korthikanti_22b_recompute_ms() -> float:
     return 1e3 * float(lt["attn_f"][0] + lt["scores_f"][0])
 
 
+def implied_rates(hw: Hardware) -> list[tuple[int, str, float, float]]:
+    """``(seq, kernel class, forward fraction, backward fraction)`` of the datasheet HBM
+    bandwidth that Dao et al.'s unmasked rows at ``seq`` >= 2048 imply for dropout and for
+    ``torch.softmax`` (module docstring, item 3); bytes as ``unfused_attention`` counts them."""
+    rows = {(r["method"], r["dropout"], int(r["seq"])): r for r in published_rows()}
+    peak = hw.acc.mem_bw_gbs * 1e9
+    out = []
+    for (method, dropout, seq), r in sorted(rows.items(), key=lambda kv: kv[0][2]):
+        if method != "PyTorch" or dropout != "0" or seq < 2048:
+            continue
+        elems = float(BATCH * HEADS) * seq * seq
+        core = unfused_attention(
+            hw, np.array([float(BATCH * HEADS)]), np.array([float(seq)]), float(seq),
+            HEAD_DIM, HEAD_DIM, False, "torch",
+        )
+        soft_f, soft_b = TORCH_SOFTMAX_BYTES
+        t_f = 1e-3 * float(r["fwd_ms"]) - float(core.gemm_f[0])
+        t_b = 1e-3 * float(r["bwd_ms"]) - float(core.gemm_b[0])
+        out.append((seq, "torch.softmax", soft_f * elems / t_f / peak,
+                    soft_b * elems / t_b / peak))
+        drop = rows.get((method, "1", seq))
+        if drop is not None:
+            d_f = 1e-3 * (float(drop["fwd_ms"]) - float(r["fwd_ms"]))
+            d_b = 1e-3 * (float(drop["bwd_ms"]) - float(r["bwd_ms"]))
+            byts = DROPOUT_BYTES * elems
+            out.append((seq, "dropout", byts / d_f / peak, byts / d_b / peak))
+    return out
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__).parse_args()
     hw = Hardware.from_catalog(get_accelerator("A100-40GB"))
@@ -96,6 +136,10 @@ def main() -> None:
         b, pb = modelled_ms(hw, seq, dropout, "fused")[1], float(r["bwd_ms"])
         print(f"  {r['method']:<8} dropout {'0.1 ' if dropout else 'none'} s {seq:>5}"
               f"  bwd {b:6.2f} / {pb:6.2f} ({b / pb:.2f})")
+    print(f"Implied HBM rate / datasheet {hw.acc.mem_bw_gbs:.0f} GB/s, PyTorch unmasked rows"
+          f" (the model streams at {hw.mem_bw_gbs / hw.acc.mem_bw_gbs:.2f}):")
+    for seq, kind, frac_f, frac_b in implied_rates(hw):
+        print(f"  s {seq:>5}  {kind:<13}  fwd {frac_f:.2f}  bwd {frac_b:.2f}")
     k = korthikanti_22b_recompute_ms()
     print("Korthikanti et al. 2022 Table 4, 22B per layer (A100-80GB): selective recompute"
           f" model {k:.2f} ms / published {K22_SELECTIVE_MS:.1f} ms ({k / K22_SELECTIVE_MS:.2f})")

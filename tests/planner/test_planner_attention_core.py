@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.bench_attention_core import implied_rates
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
@@ -15,6 +16,7 @@ from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single
 from gpuwise.planner.unfused_attention import (
+    DROPOUT_BYTES,
     STORE_BOUND_GEMM_FRACTION,
     TORCH_SOFTMAX_BYTES,
     AttentionCore,
@@ -100,7 +102,9 @@ def test_layer_times_use_the_unfused_core_without_flash_attention() -> None:
 FWD_MISS = pytest.mark.xfail(
     strict=True,
     reason="model 0.85-0.88x the published forward at s 2048-4096 "
-    "(benchmarks/bench_attention_core.py); the missing cost is not identified",
+    "(benchmarks/bench_attention_core.py): the rows imply torch.softmax forward at 0.63-0.67 "
+    "and dropout forward at 0.77-0.78 of HBM against the modelled 0.90; no published "
+    "microbenchmark of either kernel class at these shapes was found to source a term",
 )
 
 
@@ -130,3 +134,26 @@ def test_dao2022_fused_softmax_backward_within_10_percent() -> None:
         core = _core(r["dropout"] == "1", float(r["seq"]))
         got = core.gemm_b[0] + A100_40.stream_time(core.scores_bytes_b[0])
         assert 1e3 * got == pytest.approx(float(r["bwd_ms"]), rel=0.10), r
+
+
+def test_implied_rates_difference_the_published_rows() -> None:
+    """The benchmark's diagnostic: dropout's rate is the dropout bytes over the difference of
+    the rows with and without it; torch.softmax's is its bytes over the row less the GEMMs."""
+    rates = {(seq, kind): (f, b) for seq, kind, f, b in implied_rates(A100_40)}
+    assert sorted(rates) == [(2048, "dropout"), (2048, "torch.softmax"),
+                             (4096, "dropout"), (4096, "torch.softmax")]
+    elems, peak = 128.0 * 2048.0**2, 1555e9
+    drop_f = DROPOUT_BYTES * elems / ((6.56 - 4.32) * 1e-3) / peak
+    assert rates[(2048, "dropout")][0] == pytest.approx(drop_f)
+    core = _core(False, softmax="torch")
+    soft_b = TORCH_SOFTMAX_BYTES[1] * elems / (8.82e-3 - core.gemm_b[0]) / peak
+    assert rates[(2048, "torch.softmax")][1] == pytest.approx(soft_b)
+
+
+def test_published_rows_put_the_forward_gap_in_the_forward_kernels() -> None:
+    """Where the forward misses (xfail above): the dropout and softmax backward kernels run
+    within 10 % of the modelled stream rate, their forward kernels 13-30 % below it."""
+    stream = A100_40.mem_bw_gbs / A100_40.acc.mem_bw_gbs
+    for _seq, _kind, fwd, bwd in implied_rates(A100_40):
+        assert bwd == pytest.approx(stream, rel=0.10)
+        assert 0.70 * stream < fwd < 0.87 * stream
