@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.flops import (
     flops_per_step,
@@ -137,3 +139,29 @@ def test_uneven_pipeline_uses_heaviest_stage() -> None:
     per_layer = m.layer_params(False) / 8
     emb = m.vocab * m.hidden / 8  # input embedding: the first stage (most in flight) is heaviest
     assert odd["memory_gib"]["weights"] * GIB == pytest.approx(2 * (27 * per_layer + emb), rel=1e-9)
+
+
+def test_apex_master_remainders_shrink_the_optimizer_shard() -> None:
+    """apex DistributedFusedAdam with ``store_param_remainders`` keeps a 2-byte remainder in
+    place of the 4-byte fp32 master: 10 instead of 12 bytes per parameter, still sharded."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1, "zero": 1}
+    fp32 = evaluate_config(m, "H100-SXM", engine="modern", **kw)["memory_gib"]
+    dfa = evaluate_config(
+        m, "H100-SXM", engine=replace(ENGINES["modern"], master_weight_bytes=2), **kw
+    )["memory_gib"]
+    p = m.num_params() / GIB
+    assert fp32["optimizer"] == pytest.approx(12 * p / 8, rel=1e-9)
+    assert dfa["optimizer"] == pytest.approx(10 * p / 8, rel=1e-9)
+    assert dfa["weights"] == fp32["weights"] and dfa["gradients"] == fp32["gradients"]
+
+
+def test_fp8_weight_copy_covers_layers_not_embeddings() -> None:
+    """FP8 training adds a 1-byte copy of each transformer-layer weight; the embedding and the
+    (untied) output layer stay 16-bit only."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1, "zero": 1}
+    bf16 = evaluate_config(m, "H100-SXM", precision="bf16", **kw)["memory_gib"]
+    fp8 = evaluate_config(m, "H100-SXM", precision="fp8", **kw)["memory_gib"]
+    layers = (m.num_params() - m.embedding_params() - m.norm_params()) / GIB  # final norm: 16-bit
+    assert fp8["weights"] - bf16["weights"] == pytest.approx(layers, rel=1e-9)

@@ -77,3 +77,16 @@ def test_fp8cs_suffix_turns_on_current_scaling_and_keeps_the_preset() -> None:
     assert both.fp8_current_scaling and both.grad_bytes == 4
     current = [r["id"] for r in USED if engine_for(r["engine"]).fp8_current_scaling]
     assert current == [r["id"] for r in USED if r["source"] == "megatron-bridge-perf"]
+
+
+def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
+    """``<preset>-apexdfa`` is the preset with apex DistributedFusedAdam's 16-bit master
+    remainders, composed with ``-fp32reduce``; exactly the NeMo 1.0 rows (nemo2407, dgxc2409:
+    ``optim.name: distributed_fused_adam`` in their launcher configs) use it."""
+    dfa = engine_for("modern-ub-h16384-tp8-fp32reduce-apexdfa")
+    assert dfa.master_weight_bytes == 2 and dfa.grad_bytes == 4
+    assert dfa.overlap_tp == engine_for("modern-ub-h16384-tp8").overlap_tp
+    assert engine_for("modern-fp32reduce").master_weight_bytes == 4
+    nemo1 = [r["id"] for r in USED if engine_for(r["engine"]).master_weight_bytes == 2]
+    nemo_sources = ("nemo-perf-2407", "dgxc-benchmarking")
+    assert nemo1 == [r["id"] for r in USED if r["source"] in nemo_sources]

@@ -154,6 +154,14 @@ class Engine:
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
     # model), 2 = a model stored in bf16 (no cast)
     fsdp2_shard_bytes: int = 4
+    # bytes per parameter of the optimizer's master weight (its data-parallel shard): 4 = an
+    # fp32 copy; 2 = apex ``DistributedFusedAdam(store_param_remainders=True)``, which keeps
+    # only the low 16 bits of each fp32 master (an int16 shard beside the fp32 Adam moments,
+    # NVIDIA/apex ``apex/contrib/optimizers/distributed_fused_adam.py`` ``StateBucket``) and
+    # rebuilds the master from the bf16 model weight; NeMo 1.0 turns it on for a bf16 model
+    # with an fp32 optimizer (NVIDIA/NeMo ``megatron_base_model.py`` ``setup_optimization``,
+    # ``optim.name: distributed_fused_adam`` without ``fp8_params``) -- memory only
+    master_weight_bytes: int = 4
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
