@@ -95,6 +95,14 @@ class Engine:
     # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
     # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
     loss_bytes_per_logit: int = 4
+    # the same peak with tensor parallelism when the engine runs PyTorch's loss parallel over the
+    # vocab shards (0: as ``loss_bytes_per_logit``); torchtitan turns it on whenever TP > 1
+    # (``enable_loss_parallel=not training.disable_loss_parallel``), and its fused backward,
+    # ``(grad_input + exp(x)) * grad_output`` (pytorch/pytorch
+    # ``torch/distributed/tensor/parallel/loss.py`` ``_nll_loss_and_log_softmax_backward``
+    # @3be12382), holds four fp32 V-wide tensors: the saved log-softmax ``x``, the zeroed
+    # ``grad_input``, ``exp(x)`` and their sum -> 16
+    loss_parallel_bytes_per_logit: int = 0
     # RMSNorm as separate eager fp32 ops (torchtitan's ``norm_type = "rmsnorm"``) instead of a
     # fused kernel (``layer_time.EAGER_NORM_BYTES``); torch.compile fuses it again
     eager_rmsnorm: bool = False
@@ -327,6 +335,7 @@ ENGINES: dict[str, Engine] = {
         False,
         selective="op",
         loss_bytes_per_logit=12,
+        loss_parallel_bytes_per_logit=16,
         eager_rmsnorm=True,
         fsdp2_copies=True,
     ),
@@ -335,7 +344,7 @@ ENGINES: dict[str, Engine] = {
     # SiLU-and-product, residual adds); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
-        loss_bytes_per_logit=12, fsdp2_copies=True,
+        loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -240,7 +240,9 @@ def memory_breakdown(
     # the loss's fp32 logit tensors (whatever the training precision: one fp32 copy, or three at
     # the backward peak of an eager cross-entropy -- ``Engine.loss_bytes_per_logit``) and the
     # final norm's and output layer's inputs
-    ce = float(eng.loss_bytes_per_logit)
+    ce = np.full(len(c), float(eng.loss_bytes_per_logit))
+    if eng.loss_parallel_bytes_per_logit:  # PyTorch loss parallel over the TP vocab shards
+        ce = np.where(c.tp > 1, float(eng.loss_parallel_bytes_per_logit), ce)
     logits = tok * (ce * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
