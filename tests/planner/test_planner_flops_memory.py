@@ -178,3 +178,15 @@ def test_torchtitan_loss_parallel_holds_four_fp32_logit_copies() -> None:
     tok = s * b
     assert one["logits"] * GIB == pytest.approx(tok * (12 * m.vocab + 4 * m.hidden), rel=1e-9)
     assert two["logits"] * GIB == pytest.approx(tok * (16 * m.vocab + 4 * m.hidden) / 2, rel=1e-9)
+
+
+def test_megatron_core_loss_keeps_16bit_logits_beside_the_fp32_copy() -> None:
+    """Megatron-Core's vocab-parallel cross-entropy upcasts the logits while the output layer's
+    16-bit logits are still referenced: 6 bytes per logit on the last stage (with CP, s/cp
+    tokens), plus the final norm's and output layer's 16-bit inputs."""
+    m = get_model("llama-3-8b")
+    s, cp = 8192, 2
+    kw = {"seq": s, "global_batch": 16, "gpus": 8, "cp": cp, "zero": 1, "engine": "modern"}
+    mem = evaluate_config(m, "H100-SXM", **kw)["memory_gib"]
+    tok = s / cp
+    assert mem["logits"] * GIB == pytest.approx(tok * (6 * m.vocab + 4 * m.hidden), rel=1e-9)

@@ -90,7 +90,8 @@ class Engine:
     selective: str = "attention"
     # peak bytes per logit of the loss, held on top of the activations: 4 = one fp32 copy
     # (Megatron-LM's vocab-parallel cross-entropy upcasts once and works in place, keeping the
-    # softmax for backward); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
+    # softmax for backward); 6 = that copy beside the 16-bit logits (Megatron-Core, see
+    # ``_MODERN``); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
     # holds three fp32 V-wide tensors at once: the saved log-softmax output, the gradient
     # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
     # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
@@ -208,9 +209,15 @@ class Engine:
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
 #: gradient reduction, async column-parallel backward collectives; the ``modern-*`` presets add
 #: the overlaps a run's own config turns on.
+#: Its loss peaks at 6 bytes per logit: the output layer's 16-bit logits stay referenced in
+#: ``GPTModel.forward`` while the vocab-parallel cross-entropy upcasts them with ``.float()``
+#: (``VocabParallelCrossEntropy.calculate_logits_max``, NVIDIA/Megatron-LM
+#: ``megatron/core/tensor_parallel/cross_entropy.py``, also its fused variant) and then works on
+#: the fp32 copy in place; in backward the fp32 gradient is cast back to 16 bits (4 + 2 again).
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
     hopper_attention=True, fp8_saved_inputs=True, split_multi_tensor_launch=True,
+    loss_bytes_per_logit=6,
 )
 
 

@@ -237,9 +237,10 @@ def memory_breakdown(
     )
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
-    # the loss's fp32 logit tensors (whatever the training precision: one fp32 copy, or three at
-    # the backward peak of an eager cross-entropy -- ``Engine.loss_bytes_per_logit``) and the
-    # final norm's and output layer's inputs
+    # the loss's logit tensors (whatever the training precision: one fp32 copy, Megatron-Core's
+    # fp32 copy beside the 16-bit logits, or three fp32 copies at the backward peak of an eager
+    # cross-entropy -- ``Engine.loss_bytes_per_logit``) and the final norm's and output layer's
+    # inputs
     ce = np.full(len(c), float(eng.loss_bytes_per_logit))
     if eng.loss_parallel_bytes_per_logit:  # PyTorch loss parallel over the TP vocab shards
         ce = np.where(c.tp > 1, float(eng.loss_parallel_bytes_per_logit), ce)
