@@ -190,3 +190,23 @@ def test_megatron_core_loss_keeps_16bit_logits_beside_the_fp32_copy() -> None:
     mem = evaluate_config(m, "H100-SXM", **kw)["memory_gib"]
     tok = s / cp
     assert mem["logits"] * GIB == pytest.approx(tok * (6 * m.vocab + 4 * m.hidden), rel=1e-9)
+
+
+def test_selective_recompute_of_a_flash_core_drops_its_saved_outputs() -> None:
+    """Megatron-Core checkpoints the flash core under selective recompute: its fp32
+    log-sum-exp goes, and in FP8 its 16-bit output too (the projection keeps its FP8 cast)."""
+    m = get_model("llama-2-7b")
+    s, t = 4096, 4
+    kw = {"seq": s, "global_batch": 8, "gpus": 4, "tp": t, "micro_batch": 1}
+
+    def layer(precision: str, recompute: str) -> float:
+        r = evaluate_config(m, "H100-SXM", precision=precision, recompute=recompute, **kw)
+        return float(r["layer_activation_bytes"])  # type: ignore[arg-type]
+
+    a, d = m.heads, m.hd
+    assert layer("bf16", "none") - layer("bf16", "selective") == pytest.approx(
+        s * 4 * a / t, rel=1e-9
+    )
+    assert layer("fp8", "none") - layer("fp8", "selective") == pytest.approx(
+        s * (4 * a + 2 * a * d) / t, rel=1e-9
+    )

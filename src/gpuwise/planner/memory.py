@@ -103,13 +103,24 @@ def layer_activation_bytes(
         )
     else:
         kv_heads_stored = kv
+    # selective recompute of a flash core runs it under a checkpoint that keeps only its inputs
+    # (Megatron-Core ``SelfAttention._checkpointed_attention_forward``, NVIDIA/Megatron-LM
+    # ``megatron/core/transformer/attention.py``): its log-sum-exp and 16-bit output are not
+    # saved by the core, though the output projection still saves the output where it keeps
+    # no FP8 cast of its own
+    flash_sel = (
+        (rc == 1) & (setup.engine.selective == "attention")
+        if setup.engine.flash_attention
+        else np.zeros(len(c), dtype=bool)
+    )
     # the core keeps its 16-bit output; an FP8 output projection saves its own 1-byte cast
+    core_out = act_bytes * np.where(flash_sel, 1.0 - f8, 1.0) + f8
     attn_tp = (
-        act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
-        + f8 * a * d_v
+        act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v)
+        + core_out * a * d_v
     )
     if setup.engine.flash_attention:
-        core = np.full(len(c), 4.0 * a)  # fp32 log-sum-exp per head
+        core = np.where(flash_sel, 0.0, 4.0 * a)  # fp32 log-sum-exp per head
     else:
         # softmax output (+ dropout mask and output)
         core_b = act_bytes + drop * (mask_bytes + act_bytes)
