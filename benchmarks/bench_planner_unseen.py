@@ -43,7 +43,12 @@ def engine_for(name: str) -> Engine:
     """An engine preset; ``<preset>-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
     ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``);
     ``<preset>-fp8cs`` runs Transformer Engine's FP8 layers with per-tensor current scaling
-    (``Engine.fp8_current_scaling``)."""
+    (``Engine.fp8_current_scaling``); ``<preset>-apexdfa`` runs NeMo 1.0's apex
+    ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders
+    (``Engine.master_weight_bytes``)."""
+    if name.endswith("-apexdfa"):
+        base = engine_for(name.removesuffix("-apexdfa"))
+        return replace(base, name=name, master_weight_bytes=2)
     if name.endswith("-fp8cs"):
         base = engine_for(name.removesuffix("-fp8cs"))
         return replace(base, name=name, fp8_current_scaling=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.flops import (
     flops_per_step,
@@ -137,3 +139,74 @@ def test_uneven_pipeline_uses_heaviest_stage() -> None:
     per_layer = m.layer_params(False) / 8
     emb = m.vocab * m.hidden / 8  # input embedding: the first stage (most in flight) is heaviest
     assert odd["memory_gib"]["weights"] * GIB == pytest.approx(2 * (27 * per_layer + emb), rel=1e-9)
+
+
+def test_apex_master_remainders_shrink_the_optimizer_shard() -> None:
+    """apex DistributedFusedAdam with ``store_param_remainders`` keeps a 2-byte remainder in
+    place of the 4-byte fp32 master: 10 instead of 12 bytes per parameter, still sharded."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1, "zero": 1}
+    fp32 = evaluate_config(m, "H100-SXM", engine="modern", **kw)["memory_gib"]
+    dfa = evaluate_config(
+        m, "H100-SXM", engine=replace(ENGINES["modern"], master_weight_bytes=2), **kw
+    )["memory_gib"]
+    p = m.num_params() / GIB
+    assert fp32["optimizer"] == pytest.approx(12 * p / 8, rel=1e-9)
+    assert dfa["optimizer"] == pytest.approx(10 * p / 8, rel=1e-9)
+    assert dfa["weights"] == fp32["weights"] and dfa["gradients"] == fp32["gradients"]
+
+
+def test_fp8_weight_copy_covers_layers_not_embeddings() -> None:
+    """FP8 training adds a 1-byte copy of each transformer-layer weight; the embedding and the
+    (untied) output layer stay 16-bit only."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1, "zero": 1}
+    bf16 = evaluate_config(m, "H100-SXM", precision="bf16", **kw)["memory_gib"]
+    fp8 = evaluate_config(m, "H100-SXM", precision="fp8", **kw)["memory_gib"]
+    layers = (m.num_params() - m.embedding_params() - m.norm_params()) / GIB  # final norm: 16-bit
+    assert fp8["weights"] - bf16["weights"] == pytest.approx(layers, rel=1e-9)
+
+
+def test_torchtitan_loss_parallel_holds_four_fp32_logit_copies() -> None:
+    """torchtitan's eager cross-entropy peaks at 12 bytes per logit (three fp32 copies); under
+    TP its loss parallel's fused backward holds four (16 bytes) of the vocab shard."""
+    m = get_model("llama-3-8b")
+    s, b = 8192, 2
+    kw = {"seq": s, "global_batch": 16, "micro_batch": b, "zero": 3, "engine": "torchtitan"}
+    one = evaluate_config(m, "H100-SXM", gpus=8, tp=1, **kw)["memory_gib"]
+    two = evaluate_config(m, "H100-SXM", gpus=16, tp=2, **kw)["memory_gib"]
+    tok = s * b
+    assert one["logits"] * GIB == pytest.approx(tok * (12 * m.vocab + 4 * m.hidden), rel=1e-9)
+    assert two["logits"] * GIB == pytest.approx(tok * (16 * m.vocab + 4 * m.hidden) / 2, rel=1e-9)
+
+
+def test_megatron_core_loss_keeps_16bit_logits_beside_the_fp32_copy() -> None:
+    """Megatron-Core's vocab-parallel cross-entropy upcasts the logits while the output layer's
+    16-bit logits are still referenced: 6 bytes per logit on the last stage (with CP, s/cp
+    tokens), plus the final norm's and output layer's 16-bit inputs."""
+    m = get_model("llama-3-8b")
+    s, cp = 8192, 2
+    kw = {"seq": s, "global_batch": 16, "gpus": 8, "cp": cp, "zero": 1, "engine": "modern"}
+    mem = evaluate_config(m, "H100-SXM", **kw)["memory_gib"]
+    tok = s / cp
+    assert mem["logits"] * GIB == pytest.approx(tok * (6 * m.vocab + 4 * m.hidden), rel=1e-9)
+
+
+def test_selective_recompute_of_a_flash_core_drops_its_saved_outputs() -> None:
+    """Megatron-Core checkpoints the flash core under selective recompute: its fp32
+    log-sum-exp goes, and in FP8 its 16-bit output too (the projection keeps its FP8 cast)."""
+    m = get_model("llama-2-7b")
+    s, t = 4096, 4
+    kw = {"seq": s, "global_batch": 8, "gpus": 4, "tp": t, "micro_batch": 1}
+
+    def layer(precision: str, recompute: str) -> float:
+        r = evaluate_config(m, "H100-SXM", precision=precision, recompute=recompute, **kw)
+        return float(r["layer_activation_bytes"])  # type: ignore[arg-type]
+
+    a, d = m.heads, m.hd
+    assert layer("bf16", "none") - layer("bf16", "selective") == pytest.approx(
+        s * 4 * a / t, rel=1e-9
+    )
+    assert layer("fp8", "none") - layer("fp8", "selective") == pytest.approx(
+        s * (4 * a + 2 * a * d) / t, rel=1e-9
+    )

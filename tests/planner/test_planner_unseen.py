@@ -99,3 +99,16 @@ def test_precision_pairs_include_torchtitan_float8_over_its_compiled_bf16_run() 
     assert set(got) == {"a", "t"}
     assert got["t"]["published_speedup"] == pytest.approx(8.0 / 6.0)
     assert got["t"]["predicted_speedup"] == pytest.approx(9.0 / 6.0)
+
+
+def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
+    """``<preset>-apexdfa`` is the preset with apex DistributedFusedAdam's 16-bit master
+    remainders, composed with ``-fp32reduce``; exactly the NeMo 1.0 rows (nemo2407, dgxc2409:
+    ``optim.name: distributed_fused_adam`` in their launcher configs) use it."""
+    dfa = engine_for("modern-ub-h16384-tp8-fp32reduce-apexdfa")
+    assert dfa.master_weight_bytes == 2 and dfa.grad_bytes == 4
+    assert dfa.overlap_tp == engine_for("modern-ub-h16384-tp8").overlap_tp
+    assert engine_for("modern-fp32reduce").master_weight_bytes == 4
+    nemo1 = [r["id"] for r in USED if engine_for(r["engine"]).master_weight_bytes == 2]
+    nemo_sources = ("nemo-perf-2407", "dgxc-benchmarking")
+    assert nemo1 == [r["id"] for r in USED if r["source"] in nemo_sources]

@@ -90,11 +90,20 @@ class Engine:
     selective: str = "attention"
     # peak bytes per logit of the loss, held on top of the activations: 4 = one fp32 copy
     # (Megatron-LM's vocab-parallel cross-entropy upcasts once and works in place, keeping the
-    # softmax for backward); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
+    # softmax for backward); 6 = that copy beside the 16-bit logits (Megatron-Core, see
+    # ``_MODERN``); 12 = eager ``F.cross_entropy(logits.float(), ...)``, whose backward
     # holds three fp32 V-wide tensors at once: the saved log-softmax output, the gradient
     # ``nll_loss_backward`` creates and the one ``_log_softmax_backward_data`` writes
     # (PyTorch tools/autograd/derivatives.yaml: ``_log_softmax`` saves ``result``)
     loss_bytes_per_logit: int = 4
+    # the same peak with tensor parallelism when the engine runs PyTorch's loss parallel over the
+    # vocab shards (0: as ``loss_bytes_per_logit``); torchtitan turns it on whenever TP > 1
+    # (``enable_loss_parallel=not training.disable_loss_parallel``), and its fused backward,
+    # ``(grad_input + exp(x)) * grad_output`` (pytorch/pytorch
+    # ``torch/distributed/tensor/parallel/loss.py`` ``_nll_loss_and_log_softmax_backward``
+    # @3be12382), holds four fp32 V-wide tensors: the saved log-softmax ``x``, the zeroed
+    # ``grad_input``, ``exp(x)`` and their sum -> 16
+    loss_parallel_bytes_per_logit: int = 0
     # RMSNorm as separate eager fp32 ops (torchtitan's ``norm_type = "rmsnorm"``) instead of a
     # fused kernel (``layer_time.EAGER_NORM_BYTES``); torch.compile fuses it again
     eager_rmsnorm: bool = False
@@ -154,6 +163,14 @@ class Engine:
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
     # model), 2 = a model stored in bf16 (no cast)
     fsdp2_shard_bytes: int = 4
+    # bytes per parameter of the optimizer's master weight (its data-parallel shard): 4 = an
+    # fp32 copy; 2 = apex ``DistributedFusedAdam(store_param_remainders=True)``, which keeps
+    # only the low 16 bits of each fp32 master (an int16 shard beside the fp32 Adam moments,
+    # NVIDIA/apex ``apex/contrib/optimizers/distributed_fused_adam.py`` ``StateBucket``) and
+    # rebuilds the master from the bf16 model weight; NeMo 1.0 turns it on for a bf16 model
+    # with an fp32 optimizer (NVIDIA/NeMo ``megatron_base_model.py`` ``setup_optimization``,
+    # ``optim.name: distributed_fused_adam`` without ``fp8_params``) -- memory only
+    master_weight_bytes: int = 4
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
@@ -192,9 +209,15 @@ class Engine:
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
 #: gradient reduction, async column-parallel backward collectives; the ``modern-*`` presets add
 #: the overlaps a run's own config turns on.
+#: Its loss peaks at 6 bytes per logit: the output layer's 16-bit logits stay referenced in
+#: ``GPTModel.forward`` while the vocab-parallel cross-entropy upcasts them with ``.float()``
+#: (``VocabParallelCrossEntropy.calculate_logits_max``, NVIDIA/Megatron-LM
+#: ``megatron/core/tensor_parallel/cross_entropy.py``, also its fused variant) and then works on
+#: the fp32 copy in place; in backward the fp32 gradient is cast back to 16 bits (4 + 2 again).
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
     hopper_attention=True, fp8_saved_inputs=True, split_multi_tensor_launch=True,
+    loss_bytes_per_logit=6,
 )
 
 
@@ -319,6 +342,7 @@ ENGINES: dict[str, Engine] = {
         False,
         selective="op",
         loss_bytes_per_logit=12,
+        loss_parallel_bytes_per_logit=16,
         eager_rmsnorm=True,
         fsdp2_copies=True,
     ),
@@ -327,7 +351,7 @@ ENGINES: dict[str, Engine] = {
     # SiLU-and-product, residual adds); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
-        loss_bytes_per_logit=12, fsdp2_copies=True,
+        loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

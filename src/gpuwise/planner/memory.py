@@ -4,7 +4,9 @@
   (2 B), a gradient (2 B, or 4 B for Megatron's fp32 main grads -> 18 B/param as Megatron
   counts) and fp32 master weight + two moments (12 B).  ZeRO stage 1/2/3 shards optimizer,
   + gradients, + weights over the data-parallel group: 16 Psi, 4 Psi + 12 Psi/N,
-  2 Psi + 14 Psi/N, 16 Psi/N.
+  2 Psi + 14 Psi/N, 16 Psi/N.  apex's DistributedFusedAdam with 16-bit master remainders
+  (``Engine.master_weight_bytes`` = 2, NeMo 1.0) keeps 10 optimizer bytes instead of 12; FP8
+  training adds a 1-byte copy of the transformer layers' weights (not the embeddings/output).
 * Activations (Korthikanti et al. 2022, sec. 4): per layer and micro-batch of ``b`` sequences
   of length ``s``, ``sbh(34 + 5as/h)`` bytes without parallelism; tensor parallelism divides
   the 24sbh + 5as^2b inside TP regions by ``t``, sequence parallelism divides the other
@@ -29,8 +31,10 @@ from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_supported, saved_bytes_per_token
 
 GIB = float(2**30)
+#: Adam's two fp32 moments, bytes per parameter.
+ADAM_MOMENT_BYTES = 8
 #: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
-OPTIMIZER_BYTES = 12
+OPTIMIZER_BYTES = 4 + ADAM_MOMENT_BYTES
 #: Fixed per-GPU overhead: CUDA context (~0.5 GiB), cuBLAS workspace, NCCL buffers.
 FIXED_OVERHEAD_BYTES = 1.0 * GIB
 #: Caching-allocator fragmentation, as a fraction of activation memory.
@@ -99,13 +103,24 @@ def layer_activation_bytes(
         )
     else:
         kv_heads_stored = kv
+    # selective recompute of a flash core runs it under a checkpoint that keeps only its inputs
+    # (Megatron-Core ``SelfAttention._checkpointed_attention_forward``, NVIDIA/Megatron-LM
+    # ``megatron/core/transformer/attention.py``): its log-sum-exp and 16-bit output are not
+    # saved by the core, though the output projection still saves the output where it keeps
+    # no FP8 cast of its own
+    flash_sel = (
+        (rc == 1) & (setup.engine.selective == "attention")
+        if setup.engine.flash_attention
+        else np.zeros(len(c), dtype=bool)
+    )
     # the core keeps its 16-bit output; an FP8 output projection saves its own 1-byte cast
+    core_out = act_bytes * np.where(flash_sel, 1.0 - f8, 1.0) + f8
     attn_tp = (
-        act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v + a * d_v)
-        + f8 * a * d_v
+        act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v)
+        + core_out * a * d_v
     )
     if setup.engine.flash_attention:
-        core = np.full(len(c), 4.0 * a)  # fp32 log-sum-exp per head
+        core = np.where(flash_sel, 0.0, 4.0 * a)  # fp32 log-sum-exp per head
     else:
         # softmax output (+ dropout mask and output)
         core_b = act_bytes + drop * (mask_bytes + act_bytes)
@@ -191,19 +206,29 @@ def memory_breakdown(
     sp = stage_params(model, c)
     n_dense = (c.dp * c.cp).astype(float)
     n_exp = np.maximum(n_dense / c.ep, 1.0)
-    wb = 2.0 + c.fp8  # fp8 training keeps an extra 1-byte copy of each weight
+    # fp8 training keeps an extra 1-byte copy of each transformer-layer weight, not of the
+    # embedding or the output layer: Megatron-Core builds its output layer as its own
+    # ``tensor_parallel.ColumnParallelLinear``, not a Transformer Engine module (NVIDIA/Megatron-LM
+    # ``megatron/core/models/gpt/gpt_model.py`` @e914fb78), and an embedding is no GEMM
+    wb = 2.0 + c.fp8
+    # master weight (``Engine.master_weight_bytes``: 2 with apex's 16-bit remainders) + moments
+    ob = float(eng.master_weight_bytes + ADAM_MOMENT_BYTES)
 
-    def states(p_dense: np.ndarray, p_exp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def states(
+        p_emb: np.ndarray, p_exp: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         def shard(p: np.ndarray, n: np.ndarray, stage_min: int) -> np.ndarray:
             return np.where(c.zero >= stage_min, p / n, p)
 
-        w = wb * (shard(p_dense, n_dense, 3) + shard(p_exp, n_exp, 3))
+        p_dense = sp["dense"] + p_emb
+        w = wb * (shard(sp["dense"], n_dense, 3) + shard(p_exp, n_exp, 3))
+        w = w + 2.0 * shard(p_emb, n_dense, 3)
         g = eng.grad_bytes * (shard(p_dense, n_dense, 2) + shard(p_exp, n_exp, 2))
-        o = OPTIMIZER_BYTES * (shard(p_dense, n_dense, 1) + shard(p_exp, n_exp, 1))
+        o = ob * (shard(p_dense, n_dense, 1) + shard(p_exp, n_exp, 1))
         return w, g, o
 
-    w1, g1, o1 = states(sp["dense"] + sp["emb_first"], sp["expert"])
-    wl, gl, ol = states(sp["dense"] + sp["emb_last"], sp["expert"])
+    w1, g1, o1 = states(sp["emb_first"], sp["expert"])
+    wl, gl, ol = states(sp["emb_last"], sp["expert"])
     frac_moe = model.moe_layers / model.layers
     def layer_act(moe: bool, recompute: np.ndarray | None = None) -> np.ndarray:
         return layer_activation_bytes(model, moe, c, setup, recompute, act_bytes, mask_bytes)
@@ -223,10 +248,13 @@ def memory_breakdown(
     )
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
-    # the loss's fp32 logit tensors (whatever the training precision: one fp32 copy, or three at
-    # the backward peak of an eager cross-entropy -- ``Engine.loss_bytes_per_logit``) and the
-    # final norm's and output layer's inputs
-    ce = float(eng.loss_bytes_per_logit)
+    # the loss's logit tensors (whatever the training precision: one fp32 copy, Megatron-Core's
+    # fp32 copy beside the 16-bit logits, or three fp32 copies at the backward peak of an eager
+    # cross-entropy -- ``Engine.loss_bytes_per_logit``) and the final norm's and output layer's
+    # inputs
+    ce = np.full(len(c), float(eng.loss_bytes_per_logit))
+    if eng.loss_parallel_bytes_per_logit:  # PyTorch loss parallel over the TP vocab shards
+        ce = np.where(c.tp > 1, float(eng.loss_parallel_bytes_per_logit), ce)
     logits = tok * (ce * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
@@ -259,7 +287,8 @@ def memory_breakdown(
         + overhead
     )
     total_params = model.num_params()
-    out["model_state_mean"] = (wb + eng.grad_bytes + OPTIMIZER_BYTES) * total_params / (
+    fp8_copy = c.fp8 * (total_params - model.embedding_params() - model.norm_params())
+    out["model_state_mean"] = ((2.0 + eng.grad_bytes + ob) * total_params + fp8_copy) / (
         c.tp * c.pp
     ) + 0.0 * c.dp
     out["layer_activation"] = per_layer
