@@ -10,8 +10,9 @@
   16 KiB x 8 otherwise, and the cuBLASLt workspace of the same (handle, stream) adds
   ``parseCUDABlasLtWorkspaceSize``'s 1024 KiB (pytorch/pytorch@26a39059
   ``aten/src/ATen/cuda/CublasHandlePool.cpp``).  Handles come from a thread-local pool
-  window (``getCurrentCUDABlasHandle``), and autograd runs the backward on its own per-device
-  thread, so a training step holds two: the forward's and the backward's.
+  window (``getCurrentCUDABlasHandle``), and autograd runs a CUDA backward on its own
+  per-device worker thread (pytorch/pytorch@e1253a95 ``torch/csrc/autograd/engine.cpp``, the
+  ``worker_device`` note), so a training step holds two: the forward's and the backward's.
 * Transformer Engine's GEMM workspace: TE passes its own cuBLASLt workspace, 32 MiB on
   compute capability >= 9 and 4 MiB otherwise (``get_cublas_workspace_size_bytes``,
   ``get_workspace``), which ``initialize_ub`` replaces by one ``_NUM_MAX_UB_STREAMS`` = 3
