@@ -23,7 +23,9 @@ from typing import Any
 from gpuwise.catalog import Accelerator, get_accelerator
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.memory import GIB
 from gpuwise.planner.models import get_model
+from gpuwise.planner.overhead import CUDA_CONTEXT_BYTES
 
 CSV = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "unseen_runs.csv"
 
@@ -258,11 +260,16 @@ def main() -> None:
             f"{100 * s['max_abs_err']:7.1f}%"
         )
     print("worst: " + ", ".join(f"{i} {x:.2f}" for i, x in summary["worst"]))
+    # torchtitan's "memory" is the caching allocator's ``reserved_bytes.all.peak``
+    # (torchtitan/components/metrics.py ``DeviceMemoryMonitor.get_peak_stats``): it leaves out
+    # the CUDA context, which the predicted total counts
+    ctx = CUDA_CONTEXT_BYTES / GIB
     for r in results:
         if r["published_mem_gib"] is not None:
             print(
-                f"memory {r['id']}: published peak {r['published_mem_gib']:.1f} GiB, "
-                f"predicted {r['mem_gib']:.1f} GiB"
+                f"memory {r['id']}: published peak reserved {r['published_mem_gib']:.1f} GiB, "
+                f"predicted {r['mem_gib'] - ctx:.1f} GiB in the allocator "
+                f"({r['mem_gib']:.1f} GiB with the CUDA context)"
             )
     for p in precision_pairs(results):
         print(

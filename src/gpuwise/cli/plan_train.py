@@ -178,7 +178,10 @@ def train_cmd(
         25.0, "--net-gbs",
         help="Inter-node bandwidth per GPU, GB/s per direction (a fleet's network_gbps wins).",
     ),
-    mem_margin: float = typer.Option(0.05, "--mem-margin", help="HBM fraction kept free."),
+    mem_margin: float = typer.Option(
+        0.05, "--mem-margin",
+        help="HBM fraction kept free for NCCL buffers and allocator fragmentation (not modelled).",
+    ),
     top: int = typer.Option(10, "--top", help="Candidates to show."),
     rank: str = typer.Option("time", "--rank", help="time (to train) or gpu-hours."),
     min_gpus: bool = typer.Option(

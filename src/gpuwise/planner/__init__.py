@@ -19,7 +19,11 @@ Stable API (other modules import these names):
   ``korthikanti_hardware_flops`` (the paper's HFU numerator).
 - ``gpuwise.planner.memory``: ``zero_model_state_bytes(psi, n, stage, ...)``,
   ``layer_activation_bytes(..., act_bytes=2.0, mask_bytes=1.0)``,
-  ``memory_breakdown(model, cands, setup, hbm_gib, act_bytes=2.0, mask_bytes=1.0)``.
+  ``memory_breakdown(model, cands, setup, hbm_gib, act_bytes=2.0, mask_bytes=1.0,
+  runtime=None)``.
+- ``gpuwise.planner.overhead``: ``runtime_overhead(vendor, name, engine) -> RuntimeOverhead``
+  (CUDA context outside the caching allocator, cuBLAS/cuBLASLt/Transformer Engine workspaces
+  inside it).
 - ``gpuwise.planner.evaluate``: ``evaluate_config(model, gpu, *, seq, global_batch, gpus,
   tp, pp, vpp, cp, ep, zero, recompute, micro_batch, precision, engine, tokens,
   net_gbs_per_gpu) -> dict`` (one configuration: ``memory_gib`` per term, ``fits``,

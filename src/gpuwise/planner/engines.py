@@ -204,6 +204,9 @@ class Engine:
     # ``deepspeed/runtime/pipe/engine.py``); each rank then updates its partition and the
     # 16-bit parameters are all-gathered (``update_lp_params`` -> ``all_gather_dp_groups``)
     zero1_grad_allreduce: bool = False
+    # the GEMMs run through Transformer Engine, which keeps its own cuBLASLt workspace beside
+    # PyTorch's (``planner.overhead``); Megatron-Core's TE layers
+    te_gemm_workspace: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -217,7 +220,7 @@ class Engine:
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
     hopper_attention=True, fp8_saved_inputs=True, split_multi_tensor_launch=True,
-    loss_bytes_per_logit=6,
+    loss_bytes_per_logit=6, te_gemm_workspace=True,
 )
 
 

@@ -24,6 +24,7 @@ from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.flops import model_flops_per_token, recompute_flops_per_token
 from gpuwise.planner.memory import GIB, memory_breakdown
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.overhead import runtime_overhead
 from gpuwise.planner.parallel import RECOMPUTE, Candidates, Setup, single
 from gpuwise.planner.time import step_time
 
@@ -36,7 +37,8 @@ def evaluate(
     model: ModelConfig, hw: Hardware, setup: Setup, c: Candidates
 ) -> dict[str, np.ndarray]:
     """Memory terms (bytes), time terms (s) and throughput metrics for every candidate."""
-    mem = memory_breakdown(model, c, setup, hw.acc.memory_gib)
+    runtime = runtime_overhead(hw.acc.vendor, hw.acc.name, setup.engine)
+    mem = memory_breakdown(model, c, setup, hw.acc.memory_gib, runtime=runtime)
     tm = step_time(model, c, setup, hw)
     tokens = float(setup.seq) * setup.global_batch
     mf_tok = model_flops_per_token(model, setup.seq)

@@ -18,7 +18,10 @@
   Engine FP8 layers save their GEMM inputs as 1-byte FP8 casts (``Engine.fp8_saved_inputs``).
 * Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
   ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5).
-* Overhead: CUDA context, cuBLAS/NCCL workspaces and allocator fragmentation.
+* Overhead: the CUDA context and the GEMM libraries' workspaces (:mod:`gpuwise.planner.overhead`,
+  only where the caller names an NVIDIA accelerator) and ZeRO-3's gathered layers.  NCCL's
+  buffers and allocator fragmentation are not modelled: ``Setup.mem_margin`` keeps that share
+  of HBM free for them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.overhead import RuntimeOverhead
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.recompute import op_sac_supported, saved_bytes_per_token
 
@@ -35,10 +39,6 @@ GIB = float(2**30)
 ADAM_MOMENT_BYTES = 8
 #: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
 OPTIMIZER_BYTES = 4 + ADAM_MOMENT_BYTES
-#: Fixed per-GPU overhead: CUDA context (~0.5 GiB), cuBLAS workspace, NCCL buffers.
-FIXED_OVERHEAD_BYTES = 1.0 * GIB
-#: Caching-allocator fragmentation, as a fraction of activation memory.
-FRAGMENTATION = 0.05
 
 
 def zero_model_state_bytes(
@@ -192,11 +192,14 @@ def memory_breakdown(
     hbm_gib: float,
     act_bytes: float = 2.0,
     mask_bytes: float = 1.0,
+    runtime: RuntimeOverhead | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-GPU bytes of each term on the heaviest pipeline stage, plus ``fits``.
 
     ``act_bytes`` / ``mask_bytes``: bytes per saved activation / dropout-mask element (see
-    :func:`layer_activation_bytes`); the defaults are 16-bit mixed precision.
+    :func:`layer_activation_bytes`); the defaults are 16-bit mixed precision.  ``runtime``:
+    the CUDA context and workspaces (:func:`gpuwise.planner.overhead.runtime_overhead`); None
+    counts the training state alone.
 
     Keys: ``weights, gradients, optimizer, activations, logits, overhead, total`` (bytes),
     ``model_state_mean`` (mean over pipeline stages, bytes), ``layer_activation`` (one layer,
@@ -267,9 +270,7 @@ def memory_breakdown(
     last_total = wl + gl + ol + act_last + gather
     use_last = last_total > first_total
     act_stage = np.where(use_last, act_last - logits, act_first)
-    overhead = (
-        FIXED_OVERHEAD_BYTES + gather + FRAGMENTATION * np.where(use_last, act_last, act_first)
-    )
+    overhead = (runtime.total if runtime is not None else 0.0) + gather
     out = {
         "weights": np.where(use_last, wl, w1),
         "gradients": np.where(use_last, gl, g1),

@@ -27,7 +27,9 @@ class Setup:
     gpus: int
     gpus_per_node: int = 8
     net_gbs_per_gpu: float = 25.0  # inter-node bandwidth per GPU, GB/s per direction
-    mem_margin: float = 0.05  # keep this fraction of HBM free
+    # fraction of HBM kept free for what the memory model does not count (NCCL's buffers, the
+    # caching allocator's fragmentation; planner.overhead): a user setting, not a measurement
+    mem_margin: float = 0.05
     engine: Engine = field(default_factory=lambda: ENGINES["modern"])
     tokens: float | None = None  # tokens for the whole run (for days / GPU-hours)
     # pipeline schedule runs per optimizer step: gradient accumulation outside the schedule
