@@ -159,6 +159,15 @@ class Engine:
     # copy-out, the reduce-scatter's ``_chunk_cat`` copy-in with its cast to the reduce dtype
     # (planner.fsdp2_copies); ZeRO-2/3 only
     fsdp2_copies: bool = False
+    # FSDP2 keeps the root unit's parameters unsharded from the forward to the end of the
+    # backward: its lazy init clears the root group's ``post_forward_mesh_info`` ("for the root,
+    # do not reshard after forward", pytorch/pytorch
+    # ``torch/distributed/_composable/fsdp/_fsdp_state.py`` ``FSDPState._lazy_init``, torch
+    # 2.4-2.6, unconditionally).  torchtitan's root holds the token embedding, the final norm
+    # and the output layer (``apply_fsdp``: every TransformerBlock is its own unit, then
+    # ``fully_shard(model, ...)``), so their 16-bit copies sit beside the loss at its peak
+    # (planner.memory ``root_unsharded_bytes``); ZeRO-3 only
+    fsdp2_root_unsharded: bool = False
     # bytes per element of the parameter shards FSDP2 keeps: 4 = fp32 shards cast to bf16 for
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
     # model), 2 = a model stored in bf16 (no cast)
@@ -348,6 +357,7 @@ ENGINES: dict[str, Engine] = {
         loss_parallel_bytes_per_logit=16,
         eager_rmsnorm=True,
         fsdp2_copies=True,
+        fsdp2_root_unsharded=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -355,6 +365,7 @@ ENGINES: dict[str, Engine] = {
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
+        fsdp2_root_unsharded=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -19,7 +19,9 @@
 * Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
   ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5).
 * Overhead: the CUDA context and the GEMM libraries' workspaces (:mod:`gpuwise.planner.overhead`,
-  only where the caller names an NVIDIA accelerator) and ZeRO-3's gathered layers.  NCCL's
+  only where the caller names an NVIDIA accelerator), ZeRO-3's gathered layers and, under
+  FSDP2, the root unit's unsharded embedding/norm/output parameters
+  (``Engine.fsdp2_root_unsharded``).  NCCL's
   buffers and allocator fragmentation are not modelled: ``Setup.mem_margin`` keeps that share
   of HBM free for them.
 """
@@ -185,6 +187,18 @@ def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
     return {"dense": layers_dense, "expert": layers_expert, "emb_first": first, "emb_last": last}
 
 
+def root_unsharded_bytes(p_root: np.ndarray, c: Candidates, setup: Setup) -> np.ndarray:
+    """16-bit bytes of the FSDP2 root unit's parameters, unsharded through forward and backward.
+
+    ``p_root``: the stage's parameters outside its transformer blocks (embedding, final norm,
+    output layer; :func:`stage_params`).  FSDP2 never reshards the root after its forward
+    (``Engine.fsdp2_root_unsharded``), so under ZeRO-3 this full copy is live at the loss's
+    peak; torchtitan gathers it in ``param_dtype`` bf16 (2 bytes).
+    """
+    on = setup.engine.fsdp2_root_unsharded
+    return np.where((c.zero == 3) & on, 2.0 * p_root, 0.0)
+
+
 def memory_breakdown(
     model: ModelConfig,
     c: Candidates,
@@ -266,11 +280,14 @@ def memory_breakdown(
         2 * 2.0 * model.layer_params(model.is_moe) / (c.tp * np.where(model.is_moe, c.ep, 1)),
         0.0,
     )
-    first_total = w1 + g1 + o1 + act_first + gather
-    last_total = wl + gl + ol + act_last + gather
+    root_first = root_unsharded_bytes(sp["emb_first"], c, setup)
+    root_last = root_unsharded_bytes(sp["emb_last"], c, setup)
+    first_total = w1 + g1 + o1 + act_first + gather + root_first
+    last_total = wl + gl + ol + act_last + gather + root_last
     use_last = last_total > first_total
     act_stage = np.where(use_last, act_last - logits, act_first)
-    overhead = (runtime.total if runtime is not None else 0.0) + gather
+    root = np.where(use_last, root_last, root_first)
+    overhead = (runtime.total if runtime is not None else 0.0) + gather + root
     out = {
         "weights": np.where(use_last, wl, w1),
         "gradients": np.where(use_last, gl, g1),
