@@ -168,6 +168,13 @@ class Engine:
     # ``fully_shard(model, ...)``), so their 16-bit copies sit beside the loss at its peak
     # (planner.memory ``root_unsharded_bytes``); ZeRO-3 only
     fsdp2_root_unsharded: bool = False
+    # op-level SAC inside torch.compile'd blocks: the policy's tags go to AOTAutograd's min-cut
+    # partitioner, where a ``MUST_SAVE`` node only gets an infinite edge from the source and
+    # the saved values are the cut nodes between source and the backward's required nodes
+    # (pytorch/pytorch ``torch/_functorch/partitioners.py`` ``solve_min_cut``,
+    # ``ban_recomputation_if_allowed``), so a kept output no backward op reads is not saved;
+    # eager SAC stores every ``MUST_SAVE`` output (planner.recompute)
+    sac_min_cut: bool = False
     # bytes per element of the parameter shards FSDP2 keeps: 4 = fp32 shards cast to bf16 for
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
     # model), 2 = a model stored in bf16 (no cast)
@@ -365,7 +372,7 @@ ENGINES: dict[str, Engine] = {
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
-        fsdp2_root_unsharded=True,
+        fsdp2_root_unsharded=True, sac_min_cut=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -146,7 +146,9 @@ def layer_activation_bytes(
     only_input = tok * act_bytes * h * rep
     if setup.engine.selective == "op" and not moe and op_sac_supported(model):
         # torchtitan's op-level selective AC keeps the block input and selected op outputs
-        op_kept = tok * saved_bytes_per_token(model, t, rep, act_bytes)
+        op_kept = tok * saved_bytes_per_token(
+            model, t, rep, act_bytes, backward_only=setup.engine.sac_min_cut
+        )
         return np.select([rc == 2, rc == 1], [only_input, op_kept], full)
     return np.where(rc == 2, only_input, full)
 

@@ -82,8 +82,19 @@ def recomputed_params(model: ModelConfig) -> int:
     return sum(lin.out * lin.inp for lin in recomputed_linears(model))
 
 
+def backward_read_linears(model: ModelConfig) -> list[Linear]:
+    """The kept ``mm`` outputs a backward pass reads: all but the block's last ``mm`` (w2),
+    whose output (and, with TP, its reduce-scatter) only feeds the residual add."""
+    last = block_linears(model)[-1]
+    return [lin for lin in saved_linears(model) if lin != last]
+
+
 def saved_bytes_per_token(
-    model: ModelConfig, tp: np.ndarray, sp_shard: np.ndarray, act_bytes: float = 2.0
+    model: ModelConfig,
+    tp: np.ndarray,
+    sp_shard: np.ndarray,
+    act_bytes: float = 2.0,
+    backward_only: bool = False,
 ) -> np.ndarray:
     """Bytes one block keeps per token of a micro-batch on one GPU under op SAC.
 
@@ -91,11 +102,17 @@ def saved_bytes_per_token(
     kept ``mm`` outputs (a column-parallel output is 1/t of its width; a row-parallel one is
     the full-width partial sum), the attention output and its fp32 log-sum-exp per head
     (flash SDPA's saved outputs), and with TP > 1 the two reduce-scatter outputs (1/t).
+
+    ``backward_only``: a torch.compile'd block (``Engine.sac_min_cut``) keeps only the kept
+    outputs its backward graph reads -- not w2's output nor, with TP, the reduce-scatter
+    after it, which only feed the block's output (see ``Engine.sac_min_cut``).
     """
     h = model.hidden
-    kept = sum(lin.out if lin.row_parallel else lin.out / tp for lin in saved_linears(model))
+    lins = backward_read_linears(model) if backward_only else saved_linears(model)
+    kept = sum(lin.out if lin.row_parallel else lin.out / tp for lin in lins)
     attn = (model.heads * model.hd * act_bytes + 4.0 * model.heads) / tp
-    rs = np.where(tp > 1, 2.0 * h / tp, 0.0)
+    n_rs = 1.0 if backward_only else 2.0
+    rs = np.where(tp > 1, n_rs * h / tp, 0.0)
     return act_bytes * (h * sp_shard + kept + rs) + attn
 
 
