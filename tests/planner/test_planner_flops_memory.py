@@ -169,15 +169,17 @@ def test_fp8_weight_copy_covers_layers_not_embeddings() -> None:
 
 def test_torchtitan_loss_parallel_holds_four_fp32_logit_copies() -> None:
     """torchtitan's eager cross-entropy peaks at 12 bytes per logit (three fp32 copies); under
-    TP its loss parallel's fused backward holds four (16 bytes) of the vocab shard."""
+    TP its loss parallel's fused backward holds four (16 bytes) of the vocab shard; its eager
+    final RMSNorm keeps an fp32 copy of its input and its 16-bit output (4 + 2 bytes per
+    element) beside the output layer's 16-bit input (2)."""
     m = get_model("llama-3-8b")
     s, b = 8192, 2
     kw = {"seq": s, "global_batch": 16, "micro_batch": b, "zero": 3, "engine": "torchtitan"}
     one = evaluate_config(m, "H100-SXM", gpus=8, tp=1, **kw)["memory_gib"]
     two = evaluate_config(m, "H100-SXM", gpus=16, tp=2, **kw)["memory_gib"]
     tok = s * b
-    assert one["logits"] * GIB == pytest.approx(tok * (12 * m.vocab + 4 * m.hidden), rel=1e-9)
-    assert two["logits"] * GIB == pytest.approx(tok * (16 * m.vocab + 4 * m.hidden) / 2, rel=1e-9)
+    assert one["logits"] * GIB == pytest.approx(tok * (12 * m.vocab + 8 * m.hidden), rel=1e-9)
+    assert two["logits"] * GIB == pytest.approx(tok * (16 * m.vocab + 8 * m.hidden) / 2, rel=1e-9)
 
 
 def test_megatron_core_loss_keeps_16bit_logits_beside_the_fp32_copy() -> None:

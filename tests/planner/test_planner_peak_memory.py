@@ -73,3 +73,16 @@ def test_compiled_engine_predicts_a_lower_peak_than_eager() -> None:
     assert diff == pytest.approx(per_layer * (m.layers - 1))
     assert ENGINES["torchtitan-compile"].sac_min_cut
     assert not ENGINES["torchtitan"].sac_min_cut
+
+
+def test_eager_final_norm_keeps_an_fp32_copy() -> None:
+    """torchtitan's final RMSNorm (eager also when the blocks are compiled) saves the fp32 copy
+    of its input and its 16-bit output: 4 bytes per element more than a 16-bit input."""
+    m = get_model("llama-3-8b")
+    assert ENGINES["torchtitan"].eager_final_norm
+    assert ENGINES["torchtitan-compile"].eager_final_norm
+    on = _titan("torchtitan")
+    eng = replace(ENGINES["torchtitan"], eager_final_norm=False)
+    setup = Setup(seq=8192, global_batch=16, gpus=8, engine=eng)
+    off = memory_breakdown(m, single(8, 1, 1, 1, 1, 1, 3, "selective", 2, "bf16"), setup, 96.0)
+    assert float(on["logits"][0] - off["logits"][0]) == pytest.approx(4.0 * m.hidden * 8192 * 2)

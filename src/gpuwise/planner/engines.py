@@ -175,6 +175,14 @@ class Engine:
     # ``ban_recomputation_if_allowed``), so a kept output no backward op reads is not saved;
     # eager SAC stores every ``MUST_SAVE`` output (planner.recompute)
     sac_min_cut: bool = False
+    # the final norm before the output layer is torchtitan's eager fp32 ``RMSNorm``
+    # (``self._norm(x.float()).type_as(x) * self.weight``, pytorch/torchtitan@026e23a9
+    # torchtitan/models/norms.py ``RMSNorm``), also
+    # under ``training.compile``, which compiles the TransformerBlocks only: autograd saves the
+    # fp32 copy of its input (``pow`` and ``mul`` save ``self``, PyTorch
+    # tools/autograd/derivatives.yaml) and the 16-bit normalized output for the weight's
+    # gradient, 4 + 2 bytes per element instead of one 16-bit input (planner.memory)
+    eager_final_norm: bool = False
     # bytes per element of the parameter shards FSDP2 keeps: 4 = fp32 shards cast to bf16 for
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32
     # model), 2 = a model stored in bf16 (no cast)
@@ -365,6 +373,7 @@ ENGINES: dict[str, Engine] = {
         eager_rmsnorm=True,
         fsdp2_copies=True,
         fsdp2_root_unsharded=True,
+        eager_final_norm=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -372,7 +381,7 @@ ENGINES: dict[str, Engine] = {
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
-        fsdp2_root_unsharded=True, sac_min_cut=True,
+        fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

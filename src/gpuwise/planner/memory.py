@@ -274,7 +274,12 @@ def memory_breakdown(
     ce = np.full(len(c), float(eng.loss_bytes_per_logit))
     if eng.loss_parallel_bytes_per_logit:  # PyTorch loss parallel over the TP vocab shards
         ce = np.where(c.tp > 1, float(eng.loss_parallel_bytes_per_logit), ce)
-    logits = tok * (ce * model.vocab / c.tp + 2.0 * act_bytes * model.hidden * _sp(c, setup))
+    # the final norm keeps its 16-bit input, or an eager fp32 RMSNorm its fp32 copy and 16-bit
+    # output (``Engine.eager_final_norm``); the output layer keeps its input
+    norm_saved = 4.0 + act_bytes if eng.eager_final_norm else act_bytes
+    logits = tok * (
+        ce * model.vocab / c.tp + (norm_saved + act_bytes) * model.hidden * _sp(c, setup)
+    )
     act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(
