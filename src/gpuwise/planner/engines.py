@@ -159,14 +159,12 @@ class Engine:
     # copy-out, the reduce-scatter's ``_chunk_cat`` copy-in with its cast to the reduce dtype
     # (planner.fsdp2_copies); ZeRO-2/3 only
     fsdp2_copies: bool = False
-    # FSDP2 keeps the root unit's parameters unsharded from the forward to the end of the
-    # backward: its lazy init clears the root group's ``post_forward_mesh_info`` ("for the root,
-    # do not reshard after forward", pytorch/pytorch
-    # ``torch/distributed/_composable/fsdp/_fsdp_state.py`` ``FSDPState._lazy_init``, torch
-    # 2.4-2.6, unconditionally).  torchtitan's root holds the token embedding, the final norm
-    # and the output layer (``apply_fsdp``: every TransformerBlock is its own unit, then
-    # ``fully_shard(model, ...)``), so their 16-bit copies sit beside the loss at its peak
-    # (planner.memory ``root_unsharded_bytes``); ZeRO-3 only
+    # FSDP2 never reshards the root unit after forward (pytorch/pytorch
+    # torch/distributed/_composable/fsdp/_fsdp_state.py ``FSDPState._lazy_init`` clears the root
+    # group's ``post_forward_mesh_info``, torch 2.4-2.6); torchtitan's root holds the embedding,
+    # final norm and output layer (torchtitan@004b3148 ``apply_fsdp``: one unit per block,
+    # then ``fully_shard(model)``), 16-bit and unsharded at the loss's peak (planner.memory
+    # ``root_unsharded_bytes``); ZeRO-3 only
     fsdp2_root_unsharded: bool = False
     # op-level SAC inside torch.compile'd blocks: the policy's tags go to AOTAutograd's min-cut
     # partitioner, where a ``MUST_SAVE`` node only gets an infinite edge from the source and
@@ -175,13 +173,10 @@ class Engine:
     # ``ban_recomputation_if_allowed``), so a kept output no backward op reads is not saved;
     # eager SAC stores every ``MUST_SAVE`` output (planner.recompute)
     sac_min_cut: bool = False
-    # the final norm before the output layer is torchtitan's eager fp32 ``RMSNorm``
-    # (``self._norm(x.float()).type_as(x) * self.weight``, pytorch/torchtitan@026e23a9
-    # torchtitan/models/norms.py ``RMSNorm``), also
-    # under ``training.compile``, which compiles the TransformerBlocks only: autograd saves the
-    # fp32 copy of its input (``pow`` and ``mul`` save ``self``, PyTorch
-    # tools/autograd/derivatives.yaml) and the 16-bit normalized output for the weight's
-    # gradient, 4 + 2 bytes per element instead of one 16-bit input (planner.memory)
+    # the final norm is torchtitan's eager fp32 ``RMSNorm`` (``_norm(x.float()).type_as(x) *
+    # weight``, torchtitan@026e23a9 torchtitan/models/norms.py), also under compile (blocks
+    # only): autograd saves its input's fp32 copy (``pow``/``mul`` save ``self``, PyTorch
+    # tools/autograd/derivatives.yaml) and its 16-bit output, 4 + 2 bytes per element
     eager_final_norm: bool = False
     # bytes per element of the parameter shards FSDP2 keeps: 4 = fp32 shards cast to bf16 for
     # each all-gather (torchtitan: ``MixedPrecisionPolicy(param_dtype=bfloat16)`` over an fp32

@@ -20,7 +20,9 @@ block input; the attention core itself is kept, not recomputed.  A kept output i
 or not the backward pass reads it (PyTorch ``torch/utils/checkpoint.py``:
 ``_CachingTorchDispatchMode`` stores every ``MUST_SAVE`` output; the ``CheckpointPolicy``
 docstring notes that saving policies also keep tensors the gradients never use), so w2's
-output counts too.
+output counts too -- in eager mode.  In a torch.compile'd block the tags steer AOTAutograd's
+min-cut partitioner, which saves only what the backward graph reads, so w2's output (and its
+reduce-scatter under TP) is dropped (``Engine.sac_min_cut``, :func:`saved_bytes_per_token`).
 
 Only dense blocks with MHA/GQA attention are modelled: MLA and MoE blocks issue a different
 sequence of ``mm`` and grouped GEMMs (see :func:`op_sac_supported`).
