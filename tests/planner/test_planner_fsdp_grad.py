@@ -22,7 +22,7 @@ def test_bytes_per_parameter_follow_the_four_passes() -> None:
     """concat of the views' grads (2 + 2), cast to the reduce dtype (2 + r, only when it
     differs), ``F.pad``'s copy (r + r) and the pre-division (r + r, only with 2+ ranks)."""
     eight, one = np.array([8.0]), np.array([1.0])
-    assert flat_grad_pass_bytes(4, eight)[0] == 4 + 6 + 8 + 8  # Composer DEFAULT: fp32 reduce
+    assert flat_grad_pass_bytes(4, eight)[0] == 4 + 6 + 8 + 8  # an fp32 reduce_dtype
     assert flat_grad_pass_bytes(2, eight)[0] == 4 + 0 + 4 + 4  # PURE: bf16 reduce, no cast
     assert flat_grad_pass_bytes(4, one)[0] == 4 + 6 + 8
 

@@ -138,16 +138,27 @@ def _foundry_id(r: dict[str, str]) -> str:
 FOUNDRY_PRECISION = {"bf16": "bf16", "amp_bf16": "bf16", "amp_fp8": "fp8"}
 
 
+#: bytes per gradient element in the FSDP reduce-scatter for the README's MP Mode, in the
+#: Composer these tables ran on (all four were measured before Composer PR #2628, merged
+#: 2023-10-10, set ``reduce_dtype=torch.float32`` for DEFAULT).  ``get_mixed_precision``
+#: (``composer/trainer/mosaic_fsdp.py`` / ``mosaic_fsdp_utils.py``) gave DEFAULT either
+#: ``reduce_dtype=<amp dtype>`` (param and buffer fp32, before PR #2047) or ``param_dtype=
+#: buffer_dtype=<amp dtype>`` with no ``reduce_dtype`` (e.g. mosaicml/composer@0099561e),
+#: which PyTorch FSDP resolves to the parameter dtype (``FlatParamHandle.
+#: _init_param_reduce_dtypes``, "infer gradient reduction mixed precision"): bf16 both ways.
+#: PURE sets all three to the amp dtype.  Sources: tests/data/planner/SOURCE.md.
+COMPOSER_2023_REDUCE_BYTES = {"PURE": 2, "DEFAULT": 2}
+
+
 def run_foundry(row: dict[str, str]) -> dict[str, Any]:
     """The llm-foundry benchmark row's configuration (FSDP, its batch and recompute).
 
     ``net_gbs_per_gpu`` (optional column): the inter-node rate the table's header states,
     per GPU; without it the planner's default applies."""
     g, mb, ga = int(row["gpus"]), int(row["micro_batch"]), int(row["grad_accum"])
-    # Composer FSDP mixed precision: DEFAULT reduces gradients in fp32, PURE in bf16
-    engine = ENGINES["llm-foundry-2023"]
-    if row["mp_mode"] == "DEFAULT":
-        engine = replace(engine, name="llm-foundry-2023-fp32-reduce", grad_bytes=4)
+    engine = replace(
+        ENGINES["llm-foundry-2023"], grad_bytes=COMPOSER_2023_REDUCE_BYTES[row["mp_mode"]]
+    )
     net: dict[str, float] = {}
     if row.get("net_gbs_per_gpu"):
         net["net_gbs_per_gpu"] = float(row["net_gbs_per_gpu"])
@@ -172,6 +183,15 @@ def test_llm_foundry_tokens_per_gpu(rid: str) -> None:
     r = run_foundry(row)
     assert r["fits"]
     assert r["tokens_per_s_per_gpu"] == pytest.approx(float(row["tokens_per_s_per_gpu"]), rel=0.15)
+
+
+def test_foundry_default_reduces_gradients_in_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tables' Composer reduced DEFAULT's gradients in bf16 like PURE (not fp32)."""
+    row = next(r for r in FOUNDRY if r["mp_mode"] == "DEFAULT")
+    default = run_foundry(row)["time_s"]["step"]
+    assert default == run_foundry({**row, "mp_mode": "PURE"})["time_s"]["step"]
+    monkeypatch.setitem(COMPOSER_2023_REDUCE_BYTES, "DEFAULT", 4)  # Composer after PR #2628
+    assert run_foundry(row)["time_s"]["step"] > default
 
 
 def test_h100_reaches_lower_fraction_of_peak_than_a100() -> None:
