@@ -47,7 +47,12 @@ def engine_for(name: str) -> Engine:
     ``<preset>-fp8cs`` runs Transformer Engine's FP8 layers with per-tensor current scaling
     (``Engine.fp8_current_scaling``); ``<preset>-apexdfa`` runs NeMo 1.0's apex
     ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders
-    (``Engine.master_weight_bytes``)."""
+    (``Engine.master_weight_bytes``); ``<preset>-fp8params`` stores the FP8 weights only as FP8
+    (NeMo ``model.fp8_params``, ``Engine.fp8_params``), for which NeMo turns the remainders off
+    and keeps an fp32 master in the optimizer (``store_params=True``)."""
+    if name.endswith("-fp8params"):
+        base = engine_for(name.removesuffix("-fp8params"))
+        return replace(base, name=name, fp8_params=True, master_weight_bytes=4)
     if name.endswith("-apexdfa"):
         base = engine_for(name.removesuffix("-apexdfa"))
         return replace(base, name=name, master_weight_bytes=2)

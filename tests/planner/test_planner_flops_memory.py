@@ -167,6 +167,27 @@ def test_fp8_weight_copy_covers_layers_not_embeddings() -> None:
     assert fp8["weights"] - bf16["weights"] == pytest.approx(layers, rel=1e-9)
 
 
+def test_fp8_params_store_layer_weights_as_fp8_and_transpose_only() -> None:
+    """With ``Engine.fp8_params`` the layer weights are FP8 tensors (1 B) with a cached FP8
+    transpose (1 B) and no 16-bit copy: 2 B per layer weight instead of bf16 + FP8 copy (3 B);
+    embeddings stay 16-bit, and a BF16 run is unaffected."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1, "zero": 1}
+    f8p = replace(ENGINES["modern"], fp8_params=True)
+    fp8 = evaluate_config(m, "H100-SXM", precision="fp8", engine="modern", **kw)["memory_gib"]
+    fp8p = evaluate_config(m, "H100-SXM", precision="fp8", engine=f8p, **kw)
+    bf16 = evaluate_config(m, "H100-SXM", precision="bf16", engine="modern", **kw)["memory_gib"]
+    bf16p = evaluate_config(m, "H100-SXM", precision="bf16", engine=f8p, **kw)["memory_gib"]
+    layers = (m.num_params() - m.embedding_params() - m.norm_params()) / GIB
+    assert fp8["weights"] - fp8p["memory_gib"]["weights"] == pytest.approx(layers, rel=1e-9)
+    assert fp8p["memory_gib"]["weights"] == pytest.approx(bf16["weights"], rel=1e-9)
+    assert bf16p == bf16
+    fp8_mean = evaluate_config(m, "H100-SXM", precision="fp8", engine="modern", **kw)[
+        "model_state_mean_bytes"
+    ]
+    assert fp8_mean - fp8p["model_state_mean_bytes"] == pytest.approx(layers * GIB, rel=1e-9)
+
+
 def test_torchtitan_loss_parallel_holds_four_fp32_logit_copies() -> None:
     """torchtitan's eager cross-entropy peaks at 12 bytes per logit (three fp32 copies); under
     TP its loss parallel's fused backward holds four (16 bytes) of the vocab shard; its eager

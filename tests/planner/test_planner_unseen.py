@@ -111,4 +111,21 @@ def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
     assert engine_for("modern-fp32reduce").master_weight_bytes == 4
     nemo1 = [r["id"] for r in USED if engine_for(r["engine"]).master_weight_bytes == 2]
     nemo_sources = ("nemo-perf-2407", "dgxc-benchmarking")
-    assert nemo1 == [r["id"] for r in USED if r["source"] in nemo_sources]
+    assert nemo1 == [
+        r["id"] for r in USED if r["source"] in nemo_sources and "fp8params" not in r["engine"]
+    ]
+
+
+def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
+    """``<preset>-fp8params`` (NeMo ``model.fp8_params``) stores FP8 weights only and, as NeMo's
+    ``setup_optimization`` does then, keeps an fp32 master (no apex remainders); exactly the
+    dgxc-benchmarking 24.09 FP8 rows use it (``configure.sh``: ``+model.fp8_params``)."""
+    e = engine_for("modern-ub-h8192-tp4-fp32reduce-apexdfa-fp8params")
+    assert e.fp8_params and e.master_weight_bytes == 4 and e.grad_bytes == 4
+    assert e.overlap_tp == engine_for("modern-ub-h8192-tp4").overlap_tp
+    assert not engine_for("modern-fp32reduce-apexdfa").fp8_params
+    f8p = [r["id"] for r in USED if engine_for(r["engine"]).fp8_params]
+    dgxc_fp8 = [
+        r["id"] for r in USED if r["source"] == "dgxc-benchmarking" and r["precision"] == "fp8"
+    ]
+    assert f8p == dgxc_fp8 and len(f8p) == 3

@@ -204,6 +204,10 @@ class Engine:
     # ``bf16_with_fp8_current_scaling_mixed``): an amax pass before every cast and unfused norm
     # casts (planner.fp8)
     fp8_current_scaling: bool = False
+    # NeMo ``model.fp8_params``: layer weights built as TE ``Float8Tensor``s (``fp8_model_init``
+    # in NeMo ``megatron_gpt_model.py``), no 16-bit copy; fp32 master in the optimizer
+    # (``setup_optimization``: ``store_params=True``) -- memory only (memory.gemm_weight_bytes)
+    fp8_params: bool = False
     # DeepSpeed's pipeline engine ships a tensor-parallel stage's output and input gradient as
     # a ``PartitionedTensor`` (metadata + 1/t slice, rebuilt by ``full()``: zeros, list
     # all-gather, clone), and the sending stage rebuilds its own output before each backward

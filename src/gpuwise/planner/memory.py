@@ -6,7 +6,8 @@
   + gradients, + weights over the data-parallel group: 16 Psi, 4 Psi + 12 Psi/N,
   2 Psi + 14 Psi/N, 16 Psi/N.  apex's DistributedFusedAdam with 16-bit master remainders
   (``Engine.master_weight_bytes`` = 2, NeMo 1.0) keeps 10 optimizer bytes instead of 12; FP8
-  training adds a 1-byte copy of the transformer layers' weights (not the embeddings/output).
+  training adds a 1-byte copy of the transformer layers' weights (not the embeddings/output),
+  or, with ``Engine.fp8_params``, stores them as FP8 + cached FP8 transpose only (2 B).
 * Activations (Korthikanti et al. 2022, sec. 4): per layer and micro-batch of ``b`` sequences
   of length ``s``, ``sbh(34 + 5as/h)`` bytes without parallelism; tensor parallelism divides
   the 24sbh + 5as^2b inside TP regions by ``t``, sequence parallelism divides the other
@@ -39,6 +40,8 @@ from gpuwise.planner.recompute import op_sac_supported, saved_bytes_per_token
 GIB = float(2**30)
 #: Adam's two fp32 moments, bytes per parameter.
 ADAM_MOMENT_BYTES = 8
+#: bytes per element of an FP8 weight buffer (TE ``Float8Tensor._data`` / ``_transpose``: uint8)
+FP8_WEIGHT_B = 1.0
 #: Optimizer bytes per parameter: fp32 master weight + Adam's two fp32 moments.
 OPTIMIZER_BYTES = 4 + ADAM_MOMENT_BYTES
 
@@ -64,6 +67,25 @@ def _sp(c: Candidates, setup: Setup) -> np.ndarray:
     if setup.engine.sequence_parallel:
         rep = 1.0 / c.tp
     return rep
+
+
+def gemm_weight_bytes(c: Candidates, setup: Setup) -> np.ndarray:
+    """Bytes per transformer-layer GEMM weight element resident across the step.
+
+    16-bit: the weight (2).  FP8 keeps, beside it, the 1-byte FP8 copy that Transformer Engine
+    caches from the first micro-batch on (``is_first_microbatch``: ``get_fp8_workspace`` with
+    ``cache_name`` in TE 1.x ``module/linear.py`` / ``layernorm_mlp.py``).  With
+    ``Engine.fp8_params`` the parameter *is* that FP8 tensor (``Float8Tensor`` from
+    ``fp8_model_init``): 1 byte and no 16-bit copy, plus the transpose TE caches for the
+    backward's data-gradient GEMM (Hopper FP8 GEMMs take only the TN layout;
+    ``Float8Tensor.transpose_2d(fill_cache=True)`` at the first micro-batch, and
+    ``_reset_caches`` after the optimizer's in-place update only marks it stale, TE 1.x
+    ``float8_tensor.py``): 1 + 1.
+    """
+    fp8 = c.fp8.astype(float)
+    if setup.engine.fp8_params:
+        return np.where(fp8 > 0, FP8_WEIGHT_B + FP8_WEIGHT_B, 2.0)
+    return 2.0 + FP8_WEIGHT_B * fp8
 
 
 def fp8_saved_input(c: Candidates, setup: Setup) -> np.ndarray:
@@ -225,11 +247,11 @@ def memory_breakdown(
     sp = stage_params(model, c)
     n_dense = (c.dp * c.cp).astype(float)
     n_exp = np.maximum(n_dense / c.ep, 1.0)
-    # fp8 training keeps an extra 1-byte copy of each transformer-layer weight, not of the
-    # embedding or the output layer: Megatron-Core builds its output layer as its own
+    # transformer-layer weights (``gemm_weight_bytes``); the embedding and the output layer stay
+    # 16-bit: Megatron-Core builds its output layer as its own
     # ``tensor_parallel.ColumnParallelLinear``, not a Transformer Engine module (NVIDIA/Megatron-LM
     # ``megatron/core/models/gpt/gpt_model.py`` @e914fb78), and an embedding is no GEMM
-    wb = 2.0 + c.fp8
+    wb = gemm_weight_bytes(c, setup)
     # master weight (``Engine.master_weight_bytes``: 2 with apex's 16-bit remainders) + moments
     ob = float(eng.master_weight_bytes + ADAM_MOMENT_BYTES)
 
@@ -312,7 +334,7 @@ def memory_breakdown(
         + overhead
     )
     total_params = model.num_params()
-    fp8_copy = c.fp8 * (total_params - model.embedding_params() - model.norm_params())
+    fp8_copy = (wb - 2.0) * (total_params - model.embedding_params() - model.norm_params())
     out["model_state_mean"] = ((2.0 + eng.grad_bytes + ob) * total_params + fp8_copy) / (
         c.tp * c.pp
     ) + 0.0 * c.dp
