@@ -41,27 +41,26 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 }
 
 
+#: Engine-name suffixes for the rows' documented variants of a preset, and the ``Engine``
+#: fields each sets: ``-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
+#: ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``); ``-fp8cs`` runs
+#: Transformer Engine's FP8 layers with per-tensor current scaling; ``-apexdfa`` runs NeMo 1.0's
+#: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders;
+#: ``-fp8params`` stores the FP8 weights only as FP8 (NeMo ``model.fp8_params``), for which NeMo
+#: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``).
+ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
+    "-apexdfa": {"master_weight_bytes": 2},
+    "-fp8cs": {"fp8_current_scaling": True},
+    "-fp32reduce": {"grad_bytes": 4},
+}
+
+
 def engine_for(name: str) -> Engine:
-    """An engine preset; ``<preset>-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
-    ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``);
-    ``<preset>-fp8cs`` runs Transformer Engine's FP8 layers with per-tensor current scaling
-    (``Engine.fp8_current_scaling``); ``<preset>-apexdfa`` runs NeMo 1.0's apex
-    ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders
-    (``Engine.master_weight_bytes``); ``<preset>-fp8params`` stores the FP8 weights only as FP8
-    (NeMo ``model.fp8_params``, ``Engine.fp8_params``), for which NeMo turns the remainders off
-    and keeps an fp32 master in the optimizer (``store_params=True``)."""
-    if name.endswith("-fp8params"):
-        base = engine_for(name.removesuffix("-fp8params"))
-        return replace(base, name=name, fp8_params=True, master_weight_bytes=4)
-    if name.endswith("-apexdfa"):
-        base = engine_for(name.removesuffix("-apexdfa"))
-        return replace(base, name=name, master_weight_bytes=2)
-    if name.endswith("-fp8cs"):
-        base = engine_for(name.removesuffix("-fp8cs"))
-        return replace(base, name=name, fp8_current_scaling=True)
-    if name.endswith("-fp32reduce"):
-        base = name.removesuffix("-fp32reduce")
-        return replace(ENGINES[base], name=name, grad_bytes=4)
+    """An engine preset, or a preset with the :data:`ENGINE_SUFFIXES` its name ends in."""
+    for suffix, fields in ENGINE_SUFFIXES.items():
+        if name.endswith(suffix):
+            return replace(engine_for(name.removesuffix(suffix)), name=name, **fields)
     return ENGINES[name]
 
 
