@@ -15,7 +15,9 @@
    has no term for, so only the backward is printed.
 2. Korthikanti et al. 2022 (arXiv 2205.05198) Table 4, 22B per layer on A100-80GB: selective
    recompute adds 1.3 ms to the backward pass (13.2 vs 11.9 ms; with sequence parallelism 13.1
-   vs 11.8 ms) -- the attention core's forward run once more.
+   vs 11.8 ms) -- the attention core's forward run once more.  Independent of item 1, which
+   is the source of the forward dropout's random-number rate (``planner.dropout_rng``): the
+   dropout rows' forward therefore checks only the rest of the core.
 3. Implied kernel rates (diagnostic, :func:`implied_rates`): the HBM rate, as a fraction of the
    datasheet bandwidth, that Dao et al.'s unmasked rows leave to one kernel class -- dropout
    from the difference of the rows with and without it (same softmax, same GEMMs), and
@@ -40,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from gpuwise.catalog.loader import get_accelerator
+from gpuwise.planner.dropout_rng import rng_excess
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import single
@@ -73,7 +76,8 @@ def modelled_ms(
         hw, np.array([float(BATCH * HEADS)]), np.array([float(seq)]), float(seq),
         HEAD_DIM, HEAD_DIM, dropout, softmax,
     )
-    fwd = core.gemm_f + hw.stream_time(core.scores_bytes_f)
+    rng = rng_excess(hw, core.dropout_bytes_f / DROPOUT_BYTES, DROPOUT_BYTES)
+    fwd = core.gemm_f + hw.stream_time(core.scores_bytes_f) + rng
     bwd = core.gemm_b + hw.stream_time(core.scores_bytes_b)
     return 1e3 * float(fwd[0]), 1e3 * float(bwd[0])
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
+from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
@@ -25,7 +26,7 @@ from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
-from gpuwise.planner.unfused_attention import unfused_attention
+from gpuwise.planner.unfused_attention import DROPOUT_BYTES, unfused_attention
 
 #: Flash-attention backward executes 2.5x the forward's FLOPs (it recomputes QK^T; Dao 2023).
 FLASH_BWD_RATIO = 2.5
@@ -167,7 +168,12 @@ def layer_times(
     if eng.eager_rmsnorm:
         norm_f = 2.0 * (EAGER_NORM_BYTES[0] - 4.0) * h * rep
         norm_b = 2.0 * (EAGER_NORM_BYTES[1] - 8.0) * h * rep
+    # forward dropout paced by its random numbers where the chip's rate is measured
+    # (planner.dropout_rng): the attention probabilities' dropout and the hidden dropouts of
+    # the fused bias-dropout-add
     scores_f = _elementwise_time(hw, scores_bytes_f, drop_bytes_f)
+    scores_f = scores_f + rng_excess(hw, drop_bytes_f / DROPOUT_BYTES, DROPOUT_BYTES)
+    hidden_rng = rng_excess(hw, drop_h * rep * tok, BIAS_DROPOUT_ADD_BYTES)
     # FP8 (Transformer Engine): quantizing and transposing the GEMM operands (planner.fp8)
     q_f, q_b = quantize_bytes_per_token(
         model, moe, c.tp, eng.sequence_parallel, eng.fp8_current_scaling
@@ -175,7 +181,7 @@ def layer_times(
     fp8_f = np.where(c.fp8 == 1, q_f, 0.0)
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
     elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
-    elem_f = elem_f + scores_f
+    elem_f = elem_f + scores_f + hidden_rng
     elem_b = hw.stream_time((2.0 * per_tok + fp8_b + norm_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
