@@ -66,7 +66,7 @@ def test_allgather_is_exposed_forward_and_gathers_and_reduce_scatters_backward()
     big = np.array([1.0])  # an attention core far longer than any transfer
     fwd, bwd = cp_comm_times(hw, setup, c, kv, big, big)
     bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
-    gather = ring_gather(16 * kv, c.cp, bw, lat)
+    gather = 2.0 * ring_gather(8 * kv, c.cp, bw, lat)  # K, V separately
     assert fwd[0] == pytest.approx(gather[0]) and fwd[0] > 1e-3
     assert bwd[0] == pytest.approx(2.0 * gather[0])
     # the ring hides the same traffic under that core
@@ -88,7 +88,7 @@ def test_layer_time_charges_the_exposed_gather_on_top_of_the_ring() -> None:
     setup = _setup(ALLGATHER)[0]
     ag = layer_times(MODEL, False, c, setup, hw)
     bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
-    gather = ring_gather(16 * local_kv_bytes(MODEL, c, setup), c.cp, bw, lat)[0]
+    gather = 2.0 * ring_gather(8 * local_kv_bytes(MODEL, c, setup), c.cp, bw, lat)[0]
     assert ag["attn_f"][0] == ring["attn_f"][0]  # same FLOPs, same kernels
     assert ag["comm_f"][0] - ring["comm_f"][0] == pytest.approx(gather)
     assert ag["comm_b"][0] - ring["comm_b"][0] == pytest.approx(2.0 * gather)

@@ -16,7 +16,8 @@ Each CP rank holds ``s / cp`` tokens of a sequence, split load-balanced into two
   the two chunk kernels forward, saves only the local K and V, gathers them again in backward,
   accumulates dK and dV over the full length and reduce-scatters them after the kernels: one
   exposed all-gather forward, an all-gather and a reduce-scatter backward, each of the full
-  K and V of the rank's key/value heads.  (PyTorch's ``_AllGatherRotater``,
+  K and V of the rank's key/value heads, K and V by separate calls
+  (``gather_along_first_dim(k, ...)``, then ``(v, ...)``).  (PyTorch's ``_AllGatherRotater``,
   torch/distributed/tensor/experimental/_attention.py @f2127dbd, issues the gather
   asynchronously under the local block instead: not this preset.)
 
@@ -73,7 +74,8 @@ def cp_comm_times(
     if setup.engine.cp_allgather:
         # ranks are ordered TP, CP, ...: the group's members lie ``tp`` ranks apart
         bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
-        gather = ring_gather(kv_bytes * c.cp, c.cp, bw, lat)
+        # K and V are gathered (dK and dV reduce-scattered) by separate collectives
+        gather = 2.0 * ring_gather(0.5 * kv_bytes * c.cp, c.cp, bw, lat)
         return gather, 2.0 * gather  # all-gather; backward all-gather + reduce-scatter
     # ring: cp - 1 steps of the rank's K and V, overlapped with the attention core
     bw, lat = link(hw, setup, c.tp * c.cp)
