@@ -47,8 +47,11 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: Transformer Engine's FP8 layers with per-tensor current scaling; ``-apexdfa`` runs NeMo 1.0's
 #: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders;
 #: ``-fp8params`` stores the FP8 weights only as FP8 (NeMo ``model.fp8_params``), for which NeMo
-#: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``).
+#: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``);
+#: ``-cpag`` runs context parallelism as an exposed all-gather of K and V (Llama 3, arXiv
+#: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1.
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-cpag": {"cp_allgather": True},
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
     "-apexdfa": {"master_weight_bytes": 2},
     "-fp8cs": {"fp8_current_scaling": True},

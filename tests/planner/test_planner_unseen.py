@@ -129,3 +129,14 @@ def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
         r["id"] for r in USED if r["source"] == "dgxc-benchmarking" and r["precision"] == "fp8"
     ]
     assert f8p == dgxc_fp8 and len(f8p) == 3
+
+
+def test_cpag_suffix_runs_llama3_context_parallelism_as_an_all_gather() -> None:
+    """``<preset>-cpag`` is the preset with the all-gather CP of Llama 3 (arXiv 2407.21783 sec.
+    3.3.2), composed with ``-fp32reduce``; exactly the Llama 3 Herd rows use it."""
+    e = engine_for("modern-overlap-fp32reduce-cpag")
+    assert e.cp_allgather and e.grad_bytes == 4
+    assert e.overlap_p2p == engine_for("modern-overlap").overlap_p2p
+    assert not engine_for("modern-overlap-fp32reduce").cp_allgather
+    ag = [r["id"] for r in USED if engine_for(r["engine"]).cp_allgather]
+    assert ag == [r["id"] for r in USED if r["source"] == "llama3-herd-2024"] and len(ag) == 3

@@ -230,6 +230,9 @@ class Engine:
     # the GEMMs run through Transformer Engine, which keeps its own cuBLASLt workspace beside
     # PyTorch's (``planner.overhead``); Megatron-Core's TE layers
     te_gemm_workspace: bool = False
+    # CP all-gathers K and V, exposed, instead of a ring under the core (Llama 3, arXiv
+    # 2407.21783 sec. 3.3.2; TE ``cp_comm_type="all_gather"``; planner.cp_comm)
+    cp_allgather: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped

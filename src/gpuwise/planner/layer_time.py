@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
+from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
@@ -220,12 +221,10 @@ def layer_times(
         a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, c.tp * c.cp * c.ep), tok)
         comm_f = comm_f + a2a
         comm_b = comm_b + a2a
-    # context parallelism: ring exchange of K and V, overlapped with the attention core
-    cbw, clat = link(hw, setup, c.tp * c.cp)
-    kv_bytes = 2.0 * tok * kv * (d_qk + d_v) / t
-    cp_comm = np.where(c.cp > 1, (c.cp - 1) * (kv_bytes / (cbw * 1e9) + clat), 0.0)
-    comm_f = comm_f + np.maximum(0.0, cp_comm - attn_f)
-    comm_b = comm_b + np.maximum(0.0, 2.0 * cp_comm - attn_b)
+    # context parallelism: K and V by ring under the core, or all-gathered (planner.cp_comm)
+    cp_f, cp_b = cp_comm_times(hw, setup, c, local_kv_bytes(model, c, setup), attn_f, attn_b)
+    comm_f = comm_f + cp_f
+    comm_b = comm_b + cp_b
     # fixed per-op cost: the CPU's dispatch where it is slower than the GPU (planner.launch)
     n_gemm = np.sum([g[3] for g in layer_gemms(model, moe, c, tok)], axis=0)
     k_f, k_b = layer_kernels(model, eng, moe, c.tp, n_gemm)

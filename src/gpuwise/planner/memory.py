@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpuwise.planner.cp_comm import allgather_transient_bytes, local_kv_bytes
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.overhead import RuntimeOverhead
@@ -287,6 +288,8 @@ def memory_breakdown(
         [no_rc, np.maximum(no_rc - layer_act(False), 0.0)],
         0.0,
     )
+    # all-gather CP's backward holds full-length K/V copies of one layer (planner.cp_comm)
+    work = work + allgather_transient_bytes(local_kv_bytes(model, c, setup), c, setup)
     act_first = act_first + work
     tok = setup.seq * c.micro_batch / c.cp
     # the loss's logit tensors (whatever the training precision: one fp32 copy, Megatron-Core's
