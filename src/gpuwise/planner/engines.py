@@ -230,6 +230,15 @@ class Engine:
     # the GEMMs run through Transformer Engine, which keeps its own cuBLASLt workspace beside
     # PyTorch's (``planner.overhead``); Megatron-Core's TE layers
     te_gemm_workspace: bool = False
+    # the optimizer is PyTorch's ``torch.optim.AdamW(foreach=True)`` on the fp32 parameters,
+    # clipped by ``torch.nn.utils.clip_grad_norm_(foreach=True)``, after ``zero_grad()`` set the
+    # gradients to ``None``: the update's separate foreach kernels and the clip's multiply, no
+    # 16-bit weight copy, no zeroing (planner.optimizer_step).  torchtitan builds it so unless
+    # ``optimizer.fused`` is set (a store_true flag, off in the shipped train_configs):
+    # ``train.py`` ``build_optimizer`` (2024: ``AdamW(..., foreach=True)``), later
+    # ``torchtitan/optimizer.py`` (``"fused": fused, "foreach": not fused``); ``train.py`` clips
+    # with ``clip_grad_norm_(m.parameters(), max_norm, foreach=True)``
+    torch_foreach_adamw: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -373,6 +382,7 @@ ENGINES: dict[str, Engine] = {
         fsdp2_copies=True,
         fsdp2_root_unsharded=True,
         eager_final_norm=True,
+        torch_foreach_adamw=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -381,6 +391,7 @@ ENGINES: dict[str, Engine] = {
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
+        torch_foreach_adamw=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,
