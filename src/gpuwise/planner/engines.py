@@ -239,6 +239,9 @@ class Engine:
     # ``torchtitan/optimizer.py`` (``"fused": fused, "foreach": not fused``); ``train.py`` clips
     # with ``clip_grad_norm_(m.parameters(), max_norm, foreach=True)``
     torch_foreach_adamw: bool = False
+    # FSDP2 gathers the root unit and the first block at each forward's start and reduces them
+    # at the backward's end with no compute beside them (planner.fsdp2_edges); ZeRO-3 only
+    fsdp2_exposed_edges: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -358,7 +361,7 @@ ENGINES: dict[str, Engine] = {
     # every micro-batch (``defer_fsdp_grad_sync: False``; NVIDIA-NeMo/Automodel
     # examples/llm_pretrain/llama3_1_70b_pretrain_benchmark_8nodes_tp1cp2pp1*.yaml)
     "fsdp": Engine("fsdp", True, True, True, False, 2, False, fsdp2_copies=True,
-                   fsdp2_shard_bytes=2),
+                   fsdp2_shard_bytes=2, fsdp2_exposed_edges=True),
     # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
     # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
     # in fp32 (``training.mixed_precision_reduce`` default "float32",
@@ -383,6 +386,7 @@ ENGINES: dict[str, Engine] = {
         fsdp2_root_unsharded=True,
         eager_final_norm=True,
         torch_foreach_adamw=True,
+        fsdp2_exposed_edges=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -391,7 +395,7 @@ ENGINES: dict[str, Engine] = {
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
-        torch_foreach_adamw=True,
+        torch_foreach_adamw=True, fsdp2_exposed_edges=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,
