@@ -242,6 +242,11 @@ class Engine:
     # FSDP2 gathers the root unit and the first block at each forward's start and reduces them
     # at the backward's end with no compute beside them (planner.fsdp2_edges); ZeRO-3 only
     fsdp2_exposed_edges: bool = False
+    # the block's memory-bound kernels as torchtitan's Llama issues them in eager PyTorch: fp32
+    # complex rotary, ``repeat_kv`` copies, separate SiLU and product, bf16 residual stream,
+    # autograd's sums of the gradients of shared inputs (planner.eager_llama); off under
+    # torch.compile, which fuses them
+    eager_llama_ops: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -387,6 +392,7 @@ ENGINES: dict[str, Engine] = {
         eager_final_norm=True,
         torch_foreach_adamw=True,
         fsdp2_exposed_edges=True,
+        eager_llama_ops=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpuwise.planner import eager_llama
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
@@ -162,6 +163,12 @@ def layer_times(
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+    per_tok_b = 2.0 * per_tok
+    if eng.eager_llama_ops and eager_llama.covers(model, moe):
+        # torchtitan's eager Llama block, kernel by kernel (planner.eager_llama); the norms'
+        # fused 2 + 2 bytes stay here for the eager-norm correction below to replace
+        blk_f, blk_b = eager_llama.eager_block_bytes(model, t, rep)
+        per_tok, per_tok_b = 8.0 * h * rep + blk_f, 16.0 * h * rep + blk_b
     # the layer's two norms as eager fp32 op chains instead of fused kernels
     norm_f = norm_b = np.zeros(len(c))
     if eng.eager_rmsnorm:
@@ -176,7 +183,7 @@ def layer_times(
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
     elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
     elem_f = elem_f + scores_f
-    elem_b = hw.stream_time((2.0 * per_tok + fp8_b + norm_b) * tok + scores_bytes_b)
+    elem_b = hw.stream_time((per_tok_b + fp8_b + norm_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
