@@ -242,11 +242,14 @@ class Engine:
     # FSDP2 gathers the root unit and the first block at each forward's start and reduces them
     # at the backward's end with no compute beside them (planner.fsdp2_edges); ZeRO-3 only
     fsdp2_exposed_edges: bool = False
-    # the block's memory-bound kernels as torchtitan's Llama issues them in eager PyTorch: fp32
-    # complex rotary, ``repeat_kv`` copies, separate SiLU and product, bf16 residual stream,
-    # autograd's sums of the gradients of shared inputs (planner.eager_llama); off under
-    # torch.compile, which fuses them
+    # the block's memory-bound kernels as torchtitan's Llama issues them in eager PyTorch:
+    # ``repeat_kv`` copies, separate SiLU and product, bf16 residual stream, autograd's sums of
+    # the gradients of shared inputs (planner.llama_block); off under torch.compile
     eager_llama_ops: bool = False
+    # rotary embeddings as torchtitan's Llama computes them, fp32 complex products (upcast,
+    # product, downcast: 20 bytes per q/k element each way), eager or compiled -- Inductor
+    # leaves complex operators to ATen (planner.llama_block)
+    complex_rotary: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -393,6 +396,7 @@ ENGINES: dict[str, Engine] = {
         torch_foreach_adamw=True,
         fsdp2_exposed_edges=True,
         eager_llama_ops=True,
+        complex_rotary=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -401,7 +405,7 @@ ENGINES: dict[str, Engine] = {
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
-        torch_foreach_adamw=True, fsdp2_exposed_edges=True,
+        torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner import eager_llama
+from gpuwise.planner import llama_block
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
 from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
@@ -156,19 +156,25 @@ def layer_times(
     act = 6.0 if model.ffn_type == "swiglu" else 4.0
     ffn_tok = (model.expert_ffn * (model.top_k + model.shared_experts)) if moe else model.ffn_size
     per_tok = (8.0 * h + 12.0 * h + drop_h) * rep + act * ffn_tok / t
-    if not model.learned_pos_emb:
-        per_tok = per_tok + 4.0 * (a + kv) * d_qk / t  # rotary on q and k
+    # rotary on q and k: one fused read + write of each element
+    rot = 0.0 * t if model.learned_pos_emb else 4.0 * (a + kv) * d_qk / t
+    per_tok = per_tok + rot
     if not eng.fused_kernels:
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
     per_tok_b = 2.0 * per_tok
-    if eng.eager_llama_ops and eager_llama.covers(model, moe):
-        # torchtitan's eager Llama block, kernel by kernel (planner.eager_llama); the norms'
-        # fused 2 + 2 bytes stay here for the eager-norm correction below to replace
-        blk_f, blk_b = eager_llama.eager_block_bytes(model, t, rep)
-        per_tok, per_tok_b = 8.0 * h * rep + blk_f, 16.0 * h * rep + blk_b
+    if llama_block.covers(model, moe):
+        # torchtitan's Llama block kernel by kernel (planner.llama_block): in eager mode the
+        # whole block (the norms' fused 2 + 2 bytes stay here for the eager-norm correction
+        # below to replace); eager or compiled, the fp32 complex rotary
+        if eng.eager_llama_ops:
+            blk_f, blk_b = llama_block.eager_block_bytes(model, t, rep)
+            per_tok, per_tok_b = 8.0 * h * rep + rot + blk_f, 16.0 * h * rep + 2.0 * rot + blk_b
+        if eng.complex_rotary:
+            cplx = llama_block.complex_rotary_bytes(model, t)
+            per_tok, per_tok_b = per_tok + cplx - rot, per_tok_b + cplx - 2.0 * rot
     # the layer's two norms as eager fp32 op chains instead of fused kernels
     norm_f = norm_b = np.zeros(len(c))
     if eng.eager_rmsnorm:

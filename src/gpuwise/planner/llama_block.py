@@ -1,5 +1,7 @@
-"""The memory-bound kernels of torchtitan's Llama block in eager PyTorch (``Engine.
-eager_llama_ops``), other than its two RMSNorms (``layer_time.EAGER_NORM_BYTES``).
+"""The memory-bound kernels of torchtitan's Llama block: the fp32 complex rotary embeddings
+(``Engine.complex_rotary``, eager and compiled) and, in eager PyTorch, the rest of the block
+other than its two RMSNorms (``Engine.eager_llama_ops``; the norms are
+``layer_time.EAGER_NORM_BYTES``).
 
 Read in ``torchtitan/models/llama/model.py`` (pytorch/torchtitan@0199cbc1; the same block
 code as the 2024 releases the torchtitan rows ran): separate ``wq``/``wk``/``wv`` and
@@ -8,7 +10,17 @@ as ``F.silu(w1(x)) * w3(x)``; activations are bf16 under FSDP2's
 ``MixedPrecisionPolicy(param_dtype=bfloat16)``, so the residual stream is bf16.  Bytes per token
 of one micro-batch, each kernel one read of its inputs and one write of its output (``d``
 head dimension, ``a``/``kv`` query/KV heads, ``f`` FFN width, ``h`` hidden; TP shards heads and
-FFN, sequence parallelism the residual stream):
+FFN, sequence parallelism the residual stream).
+
+torch.compile does not fuse the rotary: Inductor generates no code for complex operators -- it
+falls back to ATen kernels with the warning "Torchinductor does not support code generation for
+complex operators" (``torch/_inductor/lowering.py``, seen on torchtitan's own Llama in
+pytorch/torchtitan#15, 2024-01, and still in 2024-05, pytorch/pytorch#125718), registers
+``aten.view_as_complex`` as a fallback that needs a contiguous input (``make_fallback(aten.
+view_as_complex, require_contiguous)``) and decomposes only complex addition
+(pytorch/pytorch#110740).  So the upcast must be written out in fp32, the complex product runs
+in ATen, and the downcast for SDPA (itself an extern kernel) is written again: the same three
+passes as in eager mode.
 
 forward
   * ``apply_rotary_emb`` on q and k: ``x.float()`` (2 + 4), the complex product with
@@ -44,7 +56,7 @@ ROTARY_BYTES = 20.0
 
 def covers(model: ModelConfig, moe: bool) -> bool:
     """Whether ``model``'s block is the one this module counts: a dense SwiGLU block with
-    rotary MHA/GQA attention (torchtitan's Llama)."""
+    rotary MHA/GQA attention (torchtitan's Llama); other blocks keep the generic charges."""
     return (
         not moe
         and model.mla is None
@@ -53,17 +65,22 @@ def covers(model: ModelConfig, moe: bool) -> bool:
     )
 
 
+def complex_rotary_bytes(model: ModelConfig, t: np.ndarray) -> np.ndarray:
+    """HBM bytes per token of ``apply_rotary_emb`` on one GPU, forward (and again backward):
+    :data:`ROTARY_BYTES` per element of q and k (``t`` the TP size)."""
+    return np.asarray(ROTARY_BYTES * (model.heads + model.kv) * model.hd / t)
+
+
 def eager_block_bytes(
     model: ModelConfig, t: np.ndarray, rep: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(forward, backward) HBM bytes per token of one block's memory-bound kernels other than
-    its norms on one GPU: ``t`` the TP size, ``rep`` the residual stream's share per GPU (1/t
-    under sequence parallelism, else 1)."""
+    """(forward, backward) HBM bytes per token of one eager block's memory-bound kernels other
+    than its norms and its rotary (:func:`complex_rotary_bytes`) on one GPU: ``t`` the TP size,
+    ``rep`` the residual stream's share per GPU (1/t under sequence parallelism, else 1)."""
     h, d, a, kv, f = model.hidden, model.hd, model.heads, model.kv, model.ffn_size
-    rotary = ROTARY_BYTES * (a + kv) * d / t
     repeat = 2.0 * (2.0 * kv + 2.0 * a) * d / t if a > kv else 0.0 * t
     residual = 2.0 * 6.0 * h * rep
-    fwd = rotary + repeat + residual + (4.0 + 6.0) * f / t
+    fwd = repeat + residual + (4.0 + 6.0) * f / t
     grad_sums = (2.0 + 1.0) * 6.0 * h  # wq/wk/wv and w1/w3 share their inputs
-    bwd = rotary + repeat + residual + (2.0 * 6.0 + 6.0) * f / t + grad_sums
+    bwd = repeat + residual + (2.0 * 6.0 + 6.0) * f / t + grad_sums
     return fwd, bwd
