@@ -250,6 +250,10 @@ class Engine:
     # product, downcast: 20 bytes per q/k element each way), eager or compiled -- Inductor
     # leaves complex operators to ATen (planner.llama_block)
     complex_rotary: bool = False
+    # FSDP2 under ZeRO-2/3 assigns each step's first reduced gradient shard instead of adding
+    # it: no accumulation pass for the first micro-batch, after an optimizer ``zero_grad()``
+    # that sets gradients to ``None`` (torch.optim default since 2.0; torchtitan's train loop)
+    fsdp2_grad_assign: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -397,6 +401,7 @@ ENGINES: dict[str, Engine] = {
         fsdp2_exposed_edges=True,
         eager_llama_ops=True,
         complex_rotary=True,
+        fsdp2_grad_assign=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -406,6 +411,7 @@ ENGINES: dict[str, Engine] = {
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
         torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
+        fsdp2_grad_assign=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

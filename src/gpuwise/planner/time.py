@@ -176,6 +176,13 @@ def step_time(
     if eng.hp_grad_cast_add:  # read 16-bit grad, write + read its fp32 cast, read + write sum
         acc_bytes = 2.0 + 2.0 * 4.0 + 2.0 * eng.grad_bytes
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
+    if eng.fsdp2_grad_assign:
+        # FSDP2 sets a step's first reduced shard as ``.grad`` (``zero_grad`` left it None)
+        # and adds only the later micro-batches' (``foreach_reduce``: ``to_accumulate_grad =
+        # sharded_param.grad is not None``, pytorch/pytorch@01d66d21 torch/distributed/
+        # _composable/fsdp/_fsdp_collectives.py)
+        m_acc = microbatches(c, setup).astype(float)
+        grad_acc = grad_acc * np.where(c.zero >= 2, (m_acc - 1.0) / m_acc, 1.0)
     if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
         flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
         grad_acc = grad_acc + np.where(c.zero >= 2, flat, 0.0)
