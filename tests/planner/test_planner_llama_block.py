@@ -92,3 +92,28 @@ def test_flags_are_on_the_torchtitan_presets_only() -> None:
     assert eager == ["torchtitan"]
     rotary = sorted(n for n, e in ENGINES.items() if e.complex_rotary)
     assert rotary == ["torchtitan", "torchtitan-compile"]
+
+
+def test_separate_linears_time_each_gemm_at_its_own_shape() -> None:
+    """torchtitan calls wq, wk, wv, wo, w1, w3, w2 as separate GEMMs; with the flag each is
+    timed at its own shape (forward, data- and weight-gradient) instead of a fused QKV and a
+    fused gate/up GEMM."""
+    hw = Hardware.from_catalog(get_accelerator("A100-80GB"))
+    on = _layer(separate_linears=True)
+    off = _layer(separate_linears=False)
+    tok = 8192.0
+    split = [(4096, 4096), (1024, 4096), (1024, 4096), (4096, 4096)]
+    split += [(14336, 4096), (14336, 4096), (4096, 14336)]
+    fused = [(6144, 4096), (4096, 4096), (28672, 4096), (4096, 14336)]
+
+    def fwd(shapes: list[tuple[int, int]]) -> float:
+        return sum(float(hw.gemm_time(tok, n, k)) for n, k in shapes)
+
+    def bwd(shapes: list[tuple[int, int]]) -> float:
+        return sum(float(hw.gemm_time(tok, k, n) + hw.gemm_time(n, k, tok)) for n, k in shapes)
+
+    assert on["gemm_f"][0] - off["gemm_f"][0] == pytest.approx(fwd(split) - fwd(fused))
+    assert on["gemm_b"][0] - off["gemm_b"][0] == pytest.approx(bwd(split) - bwd(fused))
+    assert on["gemm_b"][0] != pytest.approx(off["gemm_b"][0])
+    flagged = sorted(n for n, e in ENGINES.items() if e.separate_linears)
+    assert flagged == ["torchtitan", "torchtitan-compile"]

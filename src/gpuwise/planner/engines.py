@@ -254,6 +254,10 @@ class Engine:
     # it: no accumulation pass for the first micro-batch, after an optimizer ``zero_grad()``
     # that sets gradients to ``None`` (torch.optim default since 2.0; torchtitan's train loop)
     fsdp2_grad_assign: bool = False
+    # each ``nn.Linear`` of the block is its own GEMM (torchtitan's Llama: ``self.wq(x),
+    # self.wk(x), self.wv(x)``, ``self.w2(F.silu(self.w1(x)) * self.w3(x))``), timed at its own
+    # shape, instead of one fused QKV and one fused gate/up GEMM (planner.layer_time)
+    separate_linears: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -402,6 +406,7 @@ ENGINES: dict[str, Engine] = {
         eager_llama_ops=True,
         complex_rotary=True,
         fsdp2_grad_assign=True,
+        separate_linears=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
     # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
@@ -411,7 +416,7 @@ ENGINES: dict[str, Engine] = {
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
         torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
-        fsdp2_grad_assign=True,
+        fsdp2_grad_assign=True, separate_linears=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

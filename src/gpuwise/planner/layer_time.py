@@ -25,6 +25,7 @@ from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.parallel import Candidates, Setup
+from gpuwise.planner.recompute import block_linears
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import unfused_attention
 
@@ -102,6 +103,23 @@ def layer_gemms(
     return g
 
 
+def _timed_gemms(
+    model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray, separate: bool
+) -> list[tuple[np.ndarray, ...]]:
+    """The forward GEMMs to time: :func:`layer_gemms`, or with ``separate`` (torchtitan's Llama
+    block) one GEMM per ``nn.Linear`` in the order the block calls them -- wq, wk, wv, wo, w1,
+    w3, w2 (``planner.recompute.block_linears``) -- each at its own shape and wave count."""
+    if not (separate and llama_block.covers(model, moe)):
+        return layer_gemms(model, moe, c, tok)
+    t = c.tp.astype(float)
+    one = np.ones(len(c))
+    return [
+        (tok, lin.out * one if lin.row_parallel else lin.out / t,
+         lin.inp / t if lin.row_parallel else lin.inp * one, one)
+        for lin in block_linears(model)
+    ]
+
+
 def layer_times(
     model: ModelConfig, moe: bool, c: Candidates, setup: Setup, hw: Hardware
 ) -> dict[str, np.ndarray]:
@@ -118,7 +136,7 @@ def layer_times(
         sel = c.fp8 == prec_idx
         if not sel.any():
             continue
-        for m_, n_, k_, cnt in layer_gemms(model, moe, c, tok):
+        for m_, n_, k_, cnt in _timed_gemms(model, moe, c, tok, eng.separate_linears):
             f = hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             b = hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
