@@ -230,33 +230,18 @@ class Engine:
     # the GEMMs run through Transformer Engine, which keeps its own cuBLASLt workspace beside
     # PyTorch's (``planner.overhead``); Megatron-Core's TE layers
     te_gemm_workspace: bool = False
-    # the optimizer is PyTorch's ``torch.optim.AdamW(foreach=True)`` on the fp32 parameters,
-    # clipped by ``torch.nn.utils.clip_grad_norm_(foreach=True)``, after ``zero_grad()`` set the
-    # gradients to ``None``: the update's separate foreach kernels and the clip's multiply, no
-    # 16-bit weight copy, no zeroing (planner.optimizer_step).  torchtitan builds it so unless
-    # ``optimizer.fused`` is set (a store_true flag, off in the shipped train_configs):
-    # ``train.py`` ``build_optimizer`` (2024: ``AdamW(..., foreach=True)``), later
-    # ``torchtitan/optimizer.py`` (``"fused": fused, "foreach": not fused``); ``train.py`` clips
-    # with ``clip_grad_norm_(m.parameters(), max_norm, foreach=True)``
+    # torch.optim.AdamW(foreach=True) on fp32 parameters with clip_grad_norm_(foreach=True) and
+    # zero_grad() to None, as torchtitan builds it (planner.optimizer_step)
     torch_foreach_adamw: bool = False
-    # FSDP2 gathers the root unit and the first block at each forward's start and reduces them
-    # at the backward's end with no compute beside them (planner.fsdp2_edges); ZeRO-3 only
+    # FSDP2's root + first-block gather and reduce at a step's edges, unhidden (fsdp2_edges)
     fsdp2_exposed_edges: bool = False
-    # the block's memory-bound kernels as torchtitan's Llama issues them in eager PyTorch:
-    # ``repeat_kv`` copies, separate SiLU and product, bf16 residual stream, autograd's sums of
-    # the gradients of shared inputs (planner.llama_block); off under torch.compile
+    # torchtitan's eager Llama block kernels other than norms and rotary (planner.llama_block)
     eager_llama_ops: bool = False
-    # rotary embeddings as torchtitan's Llama computes them, fp32 complex products (upcast,
-    # product, downcast: 20 bytes per q/k element each way), eager or compiled -- Inductor
-    # leaves complex operators to ATen (planner.llama_block)
+    # torchtitan's fp32 complex rotary, eager or compiled (planner.llama_block)
     complex_rotary: bool = False
-    # FSDP2 under ZeRO-2/3 assigns each step's first reduced gradient shard instead of adding
-    # it: no accumulation pass for the first micro-batch, after an optimizer ``zero_grad()``
-    # that sets gradients to ``None`` (torch.optim default since 2.0; torchtitan's train loop)
+    # FSDP2 assigns a step's first reduced gradient shard, no add (time.step_time); ZeRO-2/3
     fsdp2_grad_assign: bool = False
-    # each ``nn.Linear`` of the block is its own GEMM (torchtitan's Llama: ``self.wq(x),
-    # self.wk(x), self.wv(x)``, ``self.w2(F.silu(self.w1(x)) * self.w3(x))``), timed at its own
-    # shape, instead of one fused QKV and one fused gate/up GEMM (planner.layer_time)
+    # one GEMM per nn.Linear (wq, wk, wv, wo, w1, w3, w2), not fused QKV / gate-up (layer_time)
     separate_linears: bool = False
 
 
@@ -401,16 +386,12 @@ ENGINES: dict[str, Engine] = {
         fsdp2_copies=True,
         fsdp2_root_unsharded=True,
         eager_final_norm=True,
-        torch_foreach_adamw=True,
-        fsdp2_exposed_edges=True,
-        eager_llama_ops=True,
-        complex_rotary=True,
-        fsdp2_grad_assign=True,
-        separate_linears=True,
+        torch_foreach_adamw=True, fsdp2_exposed_edges=True, eager_llama_ops=True,
+        complex_rotary=True, fsdp2_grad_assign=True, separate_linears=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
-    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
-    # SiLU-and-product, residual adds); the loss stays eager
+    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms,
+    # SiLU-and-product, residual adds; not the complex rotary); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,

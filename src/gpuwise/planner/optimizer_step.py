@@ -30,7 +30,11 @@ PyTorch's own optimizer (``Engine.torch_foreach_adamw``, torchtitan): ``torch.op
 ``zero_grad()`` sets the gradients to ``None`` (no zeroing kernel); but its update is a chain of
 separate foreach kernels, each streaming its operands (:func:`foreach_adamw_bytes`), and
 ``torch.nn.utils.clip_grad_norm_`` multiplies every gradient by the clipping coefficient after
-the norm, also when it is 1 (:func:`foreach_clip_bytes`).
+the norm, also when it is 1 (:func:`foreach_clip_bytes`).  torchtitan builds this optimizer
+unless ``optimizer.fused`` is set (a store_true flag the shipped train_configs leave off):
+``train.py`` ``build_optimizer`` (2024: ``AdamW(..., foreach=True)``), later
+``torchtitan/optimizer.py`` (``"fused": fused, "foreach": not fused``); ``train.py`` clips with
+``clip_grad_norm_(m.parameters(), max_norm, foreach=True)`` every step.
 """
 
 from __future__ import annotations
