@@ -13,6 +13,8 @@ from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.models import get_model
 from gpuwise.planner.optimizer_step import (
     SPLIT_LAUNCH_MS,
+    foreach_adamw_bytes,
+    foreach_clip_bytes,
     optimizer_time,
     split_launch_slowdown,
 )
@@ -54,3 +56,25 @@ def test_fp16_unscale_is_a_multi_tensor_pass_too() -> None:
     fused_bytes = 24.0 + 2 * 4.0 + 2 * 4.0  # AdamW, clipping norm, unscale read + write
     expected = (split_launch_slowdown() - 1.0) * fused_bytes * LOCAL / STREAM
     assert split - one == pytest.approx(expected, rel=1e-6)
+
+
+def test_torch_foreach_adamw_streams_every_kernel() -> None:
+    """torchtitan: ``AdamW(foreach=True)`` on fp32 parameters, states and gradients is eight
+    foreach kernels (80 B per parameter, against 28 B for one fused pass), and
+    ``clip_grad_norm_`` reads the gradients for the norm and reads + writes them for the
+    multiply (12 B); no 16-bit weight copy and no zeroing (``zero_grad`` sets ``None``)."""
+    assert foreach_adamw_bytes(4.0) == 80.0 and foreach_clip_bytes(4.0) == 12.0
+    titan = ENGINES["torchtitan"]
+    assert titan.torch_foreach_adamw and titan.grad_bytes == 4
+    t = optimizer_time(titan, HW, LOCAL, LOCAL)
+    assert t == pytest.approx(92.0 * LOCAL / STREAM, rel=1e-6)
+    # without the flag: the fused form (24 + 4 + 4) plus the 16-bit copy and zeroing (6 + 4)
+    off = optimizer_time(replace(titan, torch_foreach_adamw=False), HW, LOCAL, LOCAL)
+    assert off == pytest.approx(42.0 * LOCAL / STREAM, rel=1e-6)
+
+
+def test_torch_foreach_adamw_is_on_the_torchtitan_presets_only() -> None:
+    """Only torchtitan is read to build ``torch.optim.AdamW(foreach=True)``; the Megatron,
+    llm-foundry and AutoModel presets keep their optimizer passes."""
+    flagged = sorted(n for n, e in ENGINES.items() if e.torch_foreach_adamw)
+    assert flagged == ["torchtitan", "torchtitan-compile"]

@@ -233,6 +233,19 @@ class Engine:
     # CP all-gathers K and V, exposed, instead of a ring under the core (Llama 3, arXiv
     # 2407.21783 sec. 3.3.2; TE ``cp_comm_type="all_gather"``; planner.cp_comm)
     cp_allgather: bool = False
+    # torch.optim.AdamW(foreach=True) on fp32 parameters with clip_grad_norm_(foreach=True) and
+    # zero_grad() to None, as torchtitan builds it (planner.optimizer_step)
+    torch_foreach_adamw: bool = False
+    # FSDP2's root + first-block gather and reduce at a step's edges, unhidden (fsdp2_edges)
+    fsdp2_exposed_edges: bool = False
+    # torchtitan's eager Llama block kernels other than norms and rotary (planner.llama_block)
+    eager_llama_ops: bool = False
+    # torchtitan's fp32 complex rotary, eager or compiled (planner.llama_block)
+    complex_rotary: bool = False
+    # FSDP2 assigns a step's first reduced gradient shard, no add (time.step_time); ZeRO-2/3
+    fsdp2_grad_assign: bool = False
+    # one GEMM per nn.Linear (wq, wk, wv, wo, w1, w3, w2), not fused QKV / gate-up (layer_time)
+    separate_linears: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
@@ -352,7 +365,7 @@ ENGINES: dict[str, Engine] = {
     # every micro-batch (``defer_fsdp_grad_sync: False``; NVIDIA-NeMo/Automodel
     # examples/llm_pretrain/llama3_1_70b_pretrain_benchmark_8nodes_tp1cp2pp1*.yaml)
     "fsdp": Engine("fsdp", True, True, True, False, 2, False, fsdp2_copies=True,
-                   fsdp2_shard_bytes=2),
+                   fsdp2_shard_bytes=2, fsdp2_exposed_edges=True),
     # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
     # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
     # in fp32 (``training.mixed_precision_reduce`` default "float32",
@@ -376,14 +389,18 @@ ENGINES: dict[str, Engine] = {
         fsdp2_copies=True,
         fsdp2_root_unsharded=True,
         eager_final_norm=True,
+        torch_foreach_adamw=True, fsdp2_exposed_edges=True, eager_llama_ops=True,
+        complex_rotary=True, fsdp2_grad_assign=True, separate_linears=True,
     ),
     # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
-    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms, rotary,
-    # SiLU-and-product, residual adds); the loss stays eager
+    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms,
+    # SiLU-and-product, residual adds; not the complex rotary); the loss stays eager
     "torchtitan-compile": Engine(
         "torchtitan-compile", True, True, True, False, 4, True, selective="op",
         loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
         fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
+        torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
+        fsdp2_grad_assign=True, separate_linears=True,
     ),
     # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
     # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

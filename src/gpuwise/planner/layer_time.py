@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gpuwise.planner import llama_block
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
@@ -26,6 +27,7 @@ from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.parallel import Candidates, Setup
+from gpuwise.planner.recompute import block_linears
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import DROPOUT_BYTES, unfused_attention
 
@@ -103,6 +105,23 @@ def layer_gemms(
     return g
 
 
+def _timed_gemms(
+    model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray, separate: bool
+) -> list[tuple[np.ndarray, ...]]:
+    """The forward GEMMs to time: :func:`layer_gemms`, or with ``separate`` (torchtitan's Llama
+    block) one GEMM per ``nn.Linear`` in the order the block calls them -- wq, wk, wv, wo, w1,
+    w3, w2 (``planner.recompute.block_linears``) -- each at its own shape and wave count."""
+    if not (separate and llama_block.covers(model, moe)):
+        return layer_gemms(model, moe, c, tok)
+    t = c.tp.astype(float)
+    one = np.ones(len(c))
+    return [
+        (tok, lin.out * one if lin.row_parallel else lin.out / t,
+         lin.inp / t if lin.row_parallel else lin.inp * one, one)
+        for lin in block_linears(model)
+    ]
+
+
 def layer_times(
     model: ModelConfig, moe: bool, c: Candidates, setup: Setup, hw: Hardware
 ) -> dict[str, np.ndarray]:
@@ -119,7 +138,7 @@ def layer_times(
         sel = c.fp8 == prec_idx
         if not sel.any():
             continue
-        for m_, n_, k_, cnt in layer_gemms(model, moe, c, tok):
+        for m_, n_, k_, cnt in _timed_gemms(model, moe, c, tok, eng.separate_linears):
             f = hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             b = hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
@@ -157,13 +176,25 @@ def layer_times(
     act = 6.0 if model.ffn_type == "swiglu" else 4.0
     ffn_tok = (model.expert_ffn * (model.top_k + model.shared_experts)) if moe else model.ffn_size
     per_tok = (8.0 * h + 12.0 * h + drop_h) * rep + act * ffn_tok / t
-    if not model.learned_pos_emb:
-        per_tok = per_tok + 4.0 * (a + kv) * d_qk / t  # rotary on q and k
+    # rotary on q and k: one fused read + write of each element
+    rot = 0.0 * t if model.learned_pos_emb else 4.0 * (a + kv) * d_qk / t
+    per_tok = per_tok + rot
     if not eng.fused_kernels:
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
         per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+    per_tok_b = 2.0 * per_tok
+    if llama_block.covers(model, moe):
+        # torchtitan's Llama block kernel by kernel (planner.llama_block): in eager mode the
+        # whole block (the norms' fused 2 + 2 bytes stay here for the eager-norm correction
+        # below to replace); eager or compiled, the fp32 complex rotary
+        if eng.eager_llama_ops:
+            blk_f, blk_b = llama_block.eager_block_bytes(model, t, rep)
+            per_tok, per_tok_b = 8.0 * h * rep + rot + blk_f, 16.0 * h * rep + 2.0 * rot + blk_b
+        if eng.complex_rotary:
+            cplx = llama_block.complex_rotary_bytes(model, t)
+            per_tok, per_tok_b = per_tok + cplx - rot, per_tok_b + cplx - 2.0 * rot
     # the layer's two norms as eager fp32 op chains instead of fused kernels
     norm_f = norm_b = np.zeros(len(c))
     if eng.eager_rmsnorm:
@@ -183,7 +214,7 @@ def layer_times(
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
     elem_f = _elementwise_time(hw, (per_tok + fp8_f + norm_f) * tok, drop_h * rep * tok)
     elem_f = elem_f + scores_f + hidden_rng
-    elem_b = hw.stream_time((2.0 * per_tok + fp8_b + norm_b) * tok + scores_bytes_b)
+    elem_b = hw.stream_time((per_tok_b + fp8_b + norm_b) * tok + scores_bytes_b)
     # tensor-parallel collectives on activations of tok x h: 2 all-reduces per layer forward
     # and 2 backward (Megatron-LM).  With sequence parallelism each becomes an all-gather plus
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded

@@ -23,6 +23,18 @@ The measured cost (:data:`SPLIT_LAUNCH_MS`) is a ratio of times on one H100 with
 bandwidth per SM (2.4 TB/s / 132) is close to the A100's (2.04 TB/s / 108); it is applied to
 every GPU, and to fp32 states as to the bf16 ones it was measured on (a launch's blocks each
 carry twice the bytes, and so does its drain).
+
+PyTorch's own optimizer (``Engine.torch_foreach_adamw``, torchtitan): ``torch.optim.AdamW`` with
+``foreach=True`` works on the fp32 parameters themselves, so there is no master-to-16-bit copy
+(FSDP2 casts the shards in its all-gather copy-in, :mod:`gpuwise.planner.fsdp2_copies`) and
+``zero_grad()`` sets the gradients to ``None`` (no zeroing kernel); but its update is a chain of
+separate foreach kernels, each streaming its operands (:func:`foreach_adamw_bytes`), and
+``torch.nn.utils.clip_grad_norm_`` multiplies every gradient by the clipping coefficient after
+the norm, also when it is 1 (:func:`foreach_clip_bytes`).  torchtitan builds this optimizer
+unless ``optimizer.fused`` is set (a store_true flag the shipped train_configs leave off):
+``train.py`` ``build_optimizer`` (2024: ``AdamW(..., foreach=True)``), later
+``torchtitan/optimizer.py`` (``"fused": fused, "foreach": not fused``); ``train.py`` clips with
+``clip_grad_norm_(m.parameters(), max_norm, foreach=True)`` every step.
 """
 
 from __future__ import annotations
@@ -47,11 +59,41 @@ def split_launch_slowdown() -> float:
     return sum(split / one for split, one in SPLIT_LAUNCH_MS) / len(SPLIT_LAUNCH_MS)
 
 
+def foreach_adamw_bytes(grad_bytes: float) -> float:
+    """HBM bytes per parameter of ``torch.optim.AdamW(foreach=True)`` on fp32 parameters and
+    states with ``grad_bytes`` gradients: the kernels of ``_multi_tensor_adamw`` without
+    ``capturable`` (pytorch/pytorch@002d2f0b ``torch/optim/adamw.py``; the step counters and bias
+    corrections stay on the CPU), one read or write of each operand per kernel."""
+    g = grad_bytes
+    return (
+        8.0  # _foreach_mul_(params, 1 - lr * wd): read + write the parameter
+        + 8.0 + g  # _foreach_lerp_(exp_avgs, grads): read m and g, write m
+        + 8.0  # _foreach_mul_(exp_avg_sqs, beta2)
+        + 8.0 + g  # _foreach_addcmul_(exp_avg_sqs, grads, grads): read v and g, write v
+        + 8.0  # _foreach_sqrt(exp_avg_sqs): read v, write the new denominator list
+        + 8.0  # _foreach_div_(denominators, bias_correction2_sqrt)
+        + 8.0  # _foreach_add_(denominators, eps)
+        + 16.0  # _foreach_addcdiv_(params, exp_avgs, denominators): read p, m, d; write p
+    )
+
+
+def foreach_clip_bytes(grad_bytes: float) -> float:
+    """HBM bytes per parameter of ``torch.nn.utils.clip_grad_norm_(foreach=True)``: the
+    ``_foreach_norm`` reads every gradient, then ``_foreach_mul_`` by the clamped coefficient
+    reads and writes it again -- unconditionally, to avoid a host sync on ``clip_coef < 1``
+    (pytorch/pytorch@20592e4d ``torch/nn/utils/clip_grad.py``)."""
+    return 3.0 * grad_bytes
+
+
 def optimizer_time(
     eng: Engine, hw: Hardware, p_local: np.ndarray, p_acc: np.ndarray
 ) -> np.ndarray:
     """Seconds of the optimizer passes for ``p_local`` parameters held by the optimizer (the
     DP shard under ZeRO) and ``p_acc`` parameters in the gradient buffer."""
+    if eng.torch_foreach_adamw:
+        g = float(eng.grad_bytes)
+        per_param = foreach_adamw_bytes(g) + foreach_clip_bytes(g)
+        return np.asarray(hw.stream_time(p_local * per_param))
     # with ``main_grad_copy`` the 16-bit gradients are first copied to fp32 (read + write); the
     # clipping norm, AdamW and the unscale pass then read that 4-byte copy
     g_opt = 4.0 if eng.main_grad_copy else float(eng.grad_bytes)

@@ -51,6 +51,7 @@ from gpuwise.planner.fsdp2_copies import (
     sharded_copy_bytes,
     unsharded_copy_bytes,
 )
+from gpuwise.planner.fsdp2_edges import edge_params
 from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.memory import microbatches, stage_params
@@ -175,6 +176,13 @@ def step_time(
     if eng.hp_grad_cast_add:  # read 16-bit grad, write + read its fp32 cast, read + write sum
         acc_bytes = 2.0 + 2.0 * 4.0 + 2.0 * eng.grad_bytes
     grad_acc = 0.0 if eng.grad_acc_fusion else hw.stream_time(acc_bytes * p_acc)
+    if eng.fsdp2_grad_assign:
+        # FSDP2 sets a step's first reduced shard as ``.grad`` (``zero_grad`` left it None)
+        # and adds only the later micro-batches' (``foreach_reduce``: ``to_accumulate_grad =
+        # sharded_param.grad is not None``, pytorch/pytorch@01d66d21 torch/distributed/
+        # _composable/fsdp/_fsdp_collectives.py)
+        m_acc = microbatches(c, setup).astype(float)
+        grad_acc = grad_acc * np.where(c.zero >= 2, (m_acc - 1.0) / m_acc, 1.0)
     if eng.fsdp_grad_passes:  # FSDP's passes over each unit's unsharded gradient (fsdp_grad)
         flat = hw.stream_time(flat_grad_pass_bytes(eng.grad_bytes, n_dp) * p_stage)
         grad_acc = grad_acc + np.where(c.zero >= 2, flat, 0.0)
@@ -191,16 +199,26 @@ def step_time(
     dbw, dlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
     xbw, xlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
 
-    def gather(bytes_per_param: float) -> np.ndarray:
+    def gather(
+        bytes_per_param: float, dense: np.ndarray = p_dense, expert: np.ndarray = sp["expert"]
+    ) -> np.ndarray:
         """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
-        exp = ring_gather(bytes_per_param * sp["expert"], n_exp, xbw, xlat)
-        return ring_gather(bytes_per_param * p_dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
+        exp = ring_gather(bytes_per_param * expert, n_exp, xbw, xlat)
+        return ring_gather(bytes_per_param * dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
 
     z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
     if eng.zero3_per_step:
         z3 = np.zeros(len(c))
+    # FSDP2's root and first-block collectives at each forward's start and the backward's end
+    # run with nothing beside them (planner.fsdp2_edges)
+    edge_ag, edge_rs = np.zeros(len(c)), np.zeros(len(c))
+    if eng.fsdp2_exposed_edges and not eng.zero3_per_step:
+        e_dense, e_exp = edge_params(sp, per_stage)
+        edge_ag = np.where(c.zero == 3, gather(2.0, e_dense, e_exp), 0.0)
+        edge_rs = np.where(c.zero == 3, gather(eng.grad_bytes, e_dense, e_exp), 0.0)
     z2 = np.where(c.zero == 2, gather(eng.grad_bytes), 0.0)
-    mb_time = mb_time + np.maximum(0.0, z3 - layer_mb) + np.maximum(0.0, z2 - per_stage * bwd)
+    z3_hidden = np.maximum(0.0, z3 - edge_ag - edge_rs - layer_mb)
+    mb_time = mb_time + edge_ag + z3_hidden + np.maximum(0.0, z2 - per_stage * bwd)
     m = microbatches(c, setup)
     # 1F1B / interleaved: m slots paced by the last stage plus a (p-1)/v bubble of the others
     # (planner.pipeline); each schedule run per step fills and drains the pipeline
@@ -218,7 +236,7 @@ def step_time(
     zero1 = (reduce if eng.zero1_grad_allreduce else gather(eng.grad_bytes)) + gather(2.0)
     dp_t = np.select([c.zero == 0, c.zero == 1, c.zero == 2], [reduce, zero1, gather(2.0)], 0.0)
     hidden = per_stage * bwd if eng.overlap_dp else 0.0
-    dp_exposed = np.maximum(0.0, dp_t - hidden)
+    dp_exposed = np.maximum(0.0, dp_t - hidden) + edge_rs
     if eng.overlap_param_gather:
         # distributed optimizer (ZeRO-1): the updated parameters are all-gathered bucket by
         # bucket under the next step's forward, not after the backward (Megatron-Core
