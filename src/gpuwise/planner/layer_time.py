@@ -210,9 +210,14 @@ def layer_times(
         coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
         comm_f, comm_b = sp_block_comm(hw, eng, c, gemms, gemm_roles(model, moe), coll)
     else:
-        tp_one = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
+        # each all-reduce, or under SP its all-gather + reduce-scatter: two NCCL calls, each
+        # with its own launch latency (Megatron-LM tensor_parallel/mappings.py
+        # ``_gather_along_first_dim``, ``_reduce_scatter_along_first_dim``)
+        sp_pair = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat)
+        ar = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
+        tp_one = sp_pair if eng.sequence_parallel else ar
         comm_f = 2.0 * tp_one - 2.0 * fp8_gather_saving
-        redo = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
+        redo = sp_pair if eng.sequence_parallel else 0.0
         comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
     if moe:
         # token dispatch + combine forward; backward the combine's gradient is dispatched and
