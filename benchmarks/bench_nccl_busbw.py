@@ -3,14 +3,16 @@
 ``tests/data/planner/nccl_busbw.csv`` holds published ``all_reduce_perf`` / ``all_gather_perf``
 / ``reduce_scatter_perf`` results on one NVSwitch node (sources in
 ``tests/data/planner/SOURCE.md``).  For every row with a GPU count this prints the busbw the
-planner's ring model gives at that size -- ``planner.collectives.ring_allreduce`` /
-``ring_gather`` on the chip's ``link_gbs`` with NCCL's intra-node latency model -- and the
-ratio published / modelled.  nccl-tests' ``size`` is the whole buffer for every op (the
+planner's ring model gives at that size -- ``planner.collectives.ring_allreduce`` on the chip's
+``link_gbs``, ``ring_gather`` on its ``gather_link_gbs``, with NCCL's intra-node latency model
+-- and the ratio published / modelled.  nccl-tests' ``size`` is the whole buffer for every op (the
 all-reduce vector; the gathered output; the reduce-scatter input), which is what the planner's
 ``nbytes`` means too; busbw = size / time x 2(n-1)/n (all-reduce) or (n-1)/n (all-gather,
 reduce-scatter) (NVIDIA/nccl-tests ``doc/PERFORMANCE.md``).
 
-A diagnostic, not a model input: no planner constant is set from these numbers.
+A diagnostic of the model against its sources: ``efficiency.yaml`` ``gather_link_fraction``
+(NVLink 4) is taken from the all-gather / reduce-scatter rows at their largest sizes; nothing
+else is set from these numbers.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_nccl_busbw.py
 """
@@ -24,7 +26,7 @@ import numpy as np
 
 from gpuwise.catalog.loader import get_accelerator
 from gpuwise.planner.collectives import LAT_INTRA_S, ring_allreduce, ring_gather
-from gpuwise.planner.efficiency import link_gbs
+from gpuwise.planner.efficiency import gather_link_gbs, link_gbs
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "nccl_busbw.csv"
 
@@ -36,8 +38,9 @@ def bus_factor(op: str, n: int) -> float:
 
 def modelled_busbw(gpu: str, op: str, n: int, size: float) -> float:
     """Bus bandwidth (GB/s) of the planner's ring cost for one intra-node collective."""
-    s, k = np.array([size]), np.array([float(n)])
-    bw, lat = np.array([link_gbs(get_accelerator(gpu))]), np.array([LAT_INTRA_S])
+    s, k, acc = np.array([size]), np.array([float(n)]), get_accelerator(gpu)
+    rate = link_gbs(acc) if op == "all_reduce" else gather_link_gbs(acc)
+    bw, lat = np.array([rate]), np.array([LAT_INTRA_S])
     cost = ring_allreduce if op == "all_reduce" else ring_gather
     return float(bus_factor(op, n) * size / cost(s, k, bw, lat)[0] / 1e9)
 
