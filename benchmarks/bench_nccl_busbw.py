@@ -53,7 +53,8 @@ def main() -> None:
         head = (r["source"], r["gpu"], r["gpus"], r["nccl"], r["op"], r["algo"] or "auto")
         if head != key:
             key = head
-            print(f"\n{head[0]}: {head[1]} x{head[2]}, NCCL {head[3]}, {head[4]} ({head[5]})")
+            nccl = head[3] or "?"
+            print(f"\n{head[0]}: {head[1]} x{head[2]}, NCCL {nccl}, {head[4]} ({head[5]})")
             print(f"  {'size':>8} {'published':>9} {'model':>7} {'ratio':>6}")
         n, size, pub = int(r["gpus"]), float(r["size_bytes"]), float(r["busbw_gbs"])
         mod = modelled_busbw(r["gpu"], r["op"], n, size)
