@@ -43,7 +43,7 @@ def _run(engine: Engine, zero: int = 3) -> dict[str, Any]:
 
 def _ring(nbytes: float) -> float:
     """NVLink ring all-gather / reduce-scatter over 8 GPUs (planner.collectives)."""
-    bw = Hardware.from_catalog(H100).link_gbs * 1e9
+    bw = Hardware.from_catalog(H100).gather_gbs * 1e9
     return 7 / 8 * nbytes / bw + LAT_BASE_S + 7 * LAT_INTRA_S
 
 

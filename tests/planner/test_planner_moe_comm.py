@@ -82,7 +82,8 @@ def test_expert_weights_reduce_over_their_own_data_parallel_group() -> None:
     dp = step_time(DSV3, c, setup, H100)["dp_exposed"][0]
     sp = stage_params(DSV3, c)
     dense = float((sp["dense"] + np.maximum(sp["emb_first"], sp["emb_last"]))[0])
-    bw = min(8 * 50.0 * NET_FRACTION, H100.link_gbs) * 1e9  # all 8 GPUs of a node in the group
+    # all 8 GPUs of a node in the group; a reduce-scatter and an all-gather (ZeRO-1)
+    bw = min(8 * 50.0 * NET_FRACTION, H100.gather_gbs) * 1e9
     one = 63 / 64 * 2 * dense / bw + LAT_BASE_S + 63 * LAT_INTER_S
     assert dp == pytest.approx(2 * one)
 

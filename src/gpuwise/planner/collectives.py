@@ -24,9 +24,16 @@ LAT_INTER_S = 9.6e-6
 
 
 def link(
-    hw: Hardware, setup: Setup, span: np.ndarray, stride: np.ndarray | None = None
+    hw: Hardware,
+    setup: Setup,
+    span: np.ndarray,
+    stride: np.ndarray | None = None,
+    gather: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(bandwidth GB/s, per-step hop latency s) for a group spanning ``span`` consecutive GPUs.
+
+    ``gather``: the rate of an all-gather or reduce-scatter (``Hardware.gather_gbs``, measured
+    apart from the all-reduce on some NVLink generations), else of an all-reduce.
 
     Across nodes a ring runs one NCCL channel per NIC it can reach: ``NET n -> GPU a -> .. ->
     GPU x -> NET m``, each channel taking its bandwidth from one NIC (NVIDIA/nccl
@@ -38,8 +45,9 @@ def link(
     """
     intra = span <= setup.gpus_per_node
     members = 1 if stride is None else np.maximum(1, setup.gpus_per_node // stride)
-    net = np.minimum(setup.net_gbs_per_gpu * NET_FRACTION * members, hw.link_gbs)
-    bw = np.where(intra, hw.link_gbs, net)
+    nvlink = hw.gather_gbs if gather else hw.link_gbs
+    net = np.minimum(setup.net_gbs_per_gpu * NET_FRACTION * members, nvlink)
+    bw = np.where(intra, nvlink, net)
     lat = np.where(intra, LAT_INTRA_S, LAT_INTER_S)
     return bw, lat
 

@@ -73,7 +73,7 @@ def cp_comm_times(
     attention core's time.  Zero where ``cp`` is 1."""
     if setup.engine.cp_allgather:
         # ranks are ordered TP, CP, ...: the group's members lie ``tp`` ranks apart
-        bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
+        bw, lat = link(hw, setup, c.tp * c.cp, c.tp, gather=True)
         # K and V are gathered (dK and dV reduce-scattered) by separate collectives
         gather = 2.0 * ring_gather(0.5 * kv_bytes * c.cp, c.cp, bw, lat)
         return gather, 2.0 * gather  # all-gather; backward all-gather + reduce-scatter

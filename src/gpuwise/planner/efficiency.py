@@ -131,6 +131,7 @@ def _table() -> dict[str, dict[str, float]]:
         "mamf_fp8": {str(k): float(v) for k, v in raw["mamf_fraction_fp8"].items()},
         "sm": {str(k): float(v) for k, v in raw["sm_count"].items()},
         "link": {str(k): float(v) for k, v in raw["link_fraction"].items()},
+        "gather": {str(k): float(v) for k, v in raw["gather_link_fraction"].items()},
         "default_link": {"fraction": float(raw["default_link_fraction"])},
         "sustain": {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "lo": lo, "hi": hi},
     }
@@ -262,6 +263,12 @@ def link_gbs(acc: Accelerator) -> float:
     return acc.interconnect_gbs * link_fraction(acc)
 
 
+def gather_link_gbs(acc: Accelerator) -> float:
+    """The same for ring all-gathers and reduce-scatters: ``gather_link_fraction`` where
+    nccl-tests measured these apart from the all-reduce, else :func:`link_gbs`."""
+    return acc.interconnect_gbs * _table()["gather"].get(acc.name, link_fraction(acc))
+
+
 #: Elementwise kernel classes the time model charges apart from the stream rate when a device
 #: profile measured them (``DeviceProfile.elementwise_detail`` keys): dropout's forward kernel
 #: draws random numbers, which on a CPU runs an order of magnitude below other elementwise work.
@@ -297,10 +304,13 @@ class Hardware:
         kernel_gbs: Mapping[str, float] | None = None,
         dispatch_us: float | None = None,
         host_device: bool = False,
+        gather_gbs: float | None = None,
     ) -> None:
         self.acc = acc
         self.mem_bw_gbs = mem_bw_gbs
         self.link_gbs = link_gbs
+        # all-gather / reduce-scatter rate (gather_link_gbs); the all-reduce rate by default
+        self.gather_gbs = link_gbs if gather_gbs is None else gather_gbs
         self._profile_gemm = gemm_tflops_at
         self._measured = measured_precisions
         self._profile_attention = attention_tflops_at
@@ -310,7 +320,8 @@ class Hardware:
 
     @classmethod
     def from_catalog(cls, acc: Accelerator) -> Hardware:
-        return cls(acc, achievable_mem_bw_gbs(acc), link_gbs(acc))
+        mem, link, gather = achievable_mem_bw_gbs(acc), link_gbs(acc), gather_link_gbs(acc)
+        return cls(acc, mem, link, gather_gbs=gather)
 
     @classmethod
     def from_profile(cls, profile: object) -> Hardware:
@@ -338,6 +349,8 @@ class Hardware:
             {k: float(v) for k, v in detail.items() if k in MEASURED_KERNELS and v},
             getattr(profile, "dispatch_us", None),
             getattr(profile, "device", "cuda") == "cpu",
+            # a measured all-reduce rate stands for every collective; else the catalog's
+            float(allreduce) if allreduce else gather_link_gbs(acc),
         )
 
     @property

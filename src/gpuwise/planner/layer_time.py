@@ -221,9 +221,10 @@ def layer_times(
     # inputs of the two column-parallel GEMMs once more for their weight gradients -- they
     # are not kept (Korthikanti et al. 2022 sec. 4.2.2): 6 gather-sized ops backward, not 4.
     bw, lat = link(hw, setup, c.tp)
+    gbw = link(hw, setup, c.tp, gather=True)[0]  # all-gathers and reduce-scatters
     # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
     if eng.sequence_parallel:
-        tp_gathers_f = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat)
+        tp_gathers_f = 2.0 * ring_gather(2.0 * h * tok, c.tp, gbw, lat)
     else:
         tp_gathers_f = 2.0 * ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
     fp8_gather_saving = np.zeros(len(c))
@@ -233,18 +234,23 @@ def layer_times(
         # gradient to FP8 before gathering it for the row-parallel GEMMs ("cast, transpose for
         # efficient gather"; NVIDIA/TransformerEngine@0004dbd0 pytorch/module/
         # layernorm_linear.py, base.py ``grad_output_preprocess``).  Reduce-scatters stay 16-bit.
-        fp8_gather_saving = np.where(c.fp8 == 1, gather_bytes(h * tok, c.tp, bw), 0.0)
+        fp8_gather_saving = np.where(c.fp8 == 1, gather_bytes(h * tok, c.tp, gbw), 0.0)
     if eng.sequence_parallel and (eng.overlap_tp or eng.tp_async_bwd):
         # each collective charged against the GEMM Transformer Engine runs it under
-        gather = ring_gather(2.0 * h * tok, c.tp, bw, lat)
+        gather = ring_gather(2.0 * h * tok, c.tp, gbw, lat)
         gemms = layer_gemms(model, moe, c, tok)
         ag8 = gather - fp8_gather_saving
         coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
         comm_f, comm_b = sp_block_comm(hw, eng, c, gemms, gemm_roles(model, moe), coll)
     else:
-        tp_one = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
+        # each all-reduce, or under SP its all-gather + reduce-scatter: two NCCL calls, each
+        # with its own launch latency (NVIDIA/Megatron-LM@00caa53a core/tensor_parallel/mappings.py
+        # ``_gather_along_first_dim``, ``_reduce_scatter_along_first_dim``)
+        sp_pair = 2.0 * ring_gather(2.0 * h * tok, c.tp, gbw, lat)
+        ar = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
+        tp_one = sp_pair if eng.sequence_parallel else ar
         comm_f = 2.0 * tp_one - 2.0 * fp8_gather_saving
-        redo = 2.0 * ring_gather(2.0 * h * tok, c.tp, bw, lat) if eng.sequence_parallel else 0.0
+        redo = sp_pair if eng.sequence_parallel else 0.0
         comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
     if moe:
         # token dispatch + combine forward; backward the combine's gradient is dispatched and

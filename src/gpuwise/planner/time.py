@@ -84,8 +84,9 @@ def _vocab_comm(
     if not setup.engine.vocab_comm:
         return np.zeros(len(c)), np.zeros(len(c))
     bw, lat = link(hw, setup, c.tp)
+    gbw = link(hw, setup, c.tp, gather=True)[0]
     act = 2.0 * model.hidden * tok
-    gather, reduce = ring_gather(act, c.tp, bw, lat), ring_allreduce(act, c.tp, bw, lat)
+    gather, reduce = ring_gather(act, c.tp, gbw, lat), ring_allreduce(act, c.tp, bw, lat)
     loss = 3.0 * ring_allreduce(4.0 * tok, c.tp, bw, lat)
     if not setup.engine.sequence_parallel:
         return reduce + loss, reduce
@@ -136,7 +137,7 @@ def step_time(
     hop = act / c.tp / (pbw * 1e9) + LAT_BASE_S + plat
     per_mb = np.zeros(len(c))
     if not eng.sequence_parallel:
-        tp_gather = ring_gather(act, c.tp, *link(hw, setup, c.tp))
+        tp_gather = ring_gather(act, c.tp, *link(hw, setup, c.tp, gather=True))
         hop = hop + tp_gather
         if eng.p2p_gather_copy:
             hop = hop + hw.stream_time(2.0 * act)  # list all-gather's copy-out (read + write)
@@ -198,13 +199,15 @@ def step_time(
     # the dense DP group: ranks tp * cp apart; the expert DP group: tp * cp * ep apart
     dbw, dlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
     xbw, xlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
+    dgbw = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp, gather=True)[0]
+    xgbw = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep, gather=True)[0]
 
     def gather(
         bytes_per_param: float, dense: np.ndarray = p_dense, expert: np.ndarray = sp["expert"]
     ) -> np.ndarray:
         """All-gather / reduce-scatter of the stage's parameters over their DP groups."""
-        exp = ring_gather(bytes_per_param * expert, n_exp, xbw, xlat)
-        return ring_gather(bytes_per_param * dense, n_dp, dbw, dlat) + np.where(moe, exp, 0.0)
+        exp = ring_gather(bytes_per_param * expert, n_exp, xgbw, xlat)
+        return ring_gather(bytes_per_param * dense, n_dp, dgbw, dlat) + np.where(moe, exp, 0.0)
 
     z3 = np.where(c.zero == 3, 2.0 * gather(2.0) + gather(eng.grad_bytes), 0.0)
     if eng.zero3_per_step:
