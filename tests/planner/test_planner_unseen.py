@@ -129,3 +129,17 @@ def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
         r["id"] for r in USED if r["source"] == "dgxc-benchmarking" and r["precision"] == "fp8"
     ]
     assert f8p == dgxc_fp8 and len(f8p) == 3
+
+
+def test_nemo_llama3_rows_reduce_in_bf16_as_their_launcher_examples() -> None:
+    """The NeMo 24.07 Llama 3 rows ran as the launcher's H100 FP8 examples of the same
+    configuration, which pass ``+training.model.optim.grad_sync_dtype=bf16`` (SOURCE.md): their
+    engines keep 2-byte gradients with apex's master remainders, and every row whose notes cite
+    that override does too."""
+    by_id = {r["id"]: r for r in USED}
+    for rid in ("nemo2407-llama3-8b", "nemo2407-llama3-70b"):
+        e = engine_for(by_id[rid]["engine"])
+        assert e.grad_bytes == 2 and e.master_weight_bytes == 2
+    cited = [r for r in USED if "grad_sync_dtype=bf16" in r["notes"]]
+    assert len(cited) == 2
+    assert all(engine_for(r["engine"]).grad_bytes == 2 for r in cited)
