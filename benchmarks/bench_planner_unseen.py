@@ -45,12 +45,13 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: fields each sets: ``-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
 #: ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``); ``-fp8cs`` runs
 #: Transformer Engine's FP8 layers with per-tensor current scaling; ``-apexdfa`` runs NeMo 1.0's
-#: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders;
+#: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders and
+#: fp32 embedding/output-layer gradient buckets (``Engine.emb_grad_bytes``);
 #: ``-fp8params`` stores the FP8 weights only as FP8 (NeMo ``model.fp8_params``), for which NeMo
 #: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
-    "-apexdfa": {"master_weight_bytes": 2},
+    "-apexdfa": {"master_weight_bytes": 2, "emb_grad_bytes": 4},
     "-fp8cs": {"fp8_current_scaling": True},
     "-fp32reduce": {"grad_bytes": 4},
 }

@@ -190,6 +190,16 @@ class Engine:
     # with an fp32 optimizer (NVIDIA/NeMo ``megatron_base_model.py`` ``setup_optimization``,
     # ``optim.name: distributed_fused_adam`` without ``fp8_params``) -- memory only
     master_weight_bytes: int = 4
+    # bytes per gradient element of the embedding and output layer when they differ from
+    # ``grad_bytes`` (0: as ``grad_bytes``).  4 for NeMo 1.0 with apex DistributedFusedAdam:
+    # ``setup_optimization`` marks every ``word_embedding``/``position_embedding``/
+    # ``output_layer`` parameter ``_with_fp32_optimizer`` for an fp32 optimizer
+    # (NVIDIA/NeMo@000316c8 ``megatron_base_model.py``), and ``MegatronDistributedFusedAdam``
+    # gives those parameters their own buckets with ``grad_sync_dtype=torch.float32``
+    # (NVIDIA/NeMo@014d03cf ``nemo/core/optim/distributed_adam.py`` ``init_params_bucket``),
+    # whose contiguous grad buffer is fp32 whatever the run's ``grad_sync_dtype`` -- memory
+    # only (their fp32 reduce-scatter is not priced)
+    emb_grad_bytes: int = 0
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which

@@ -254,9 +254,12 @@ def memory_breakdown(
     wb = gemm_weight_bytes(c, setup)
     # master weight (``Engine.master_weight_bytes``: 2 with apex's 16-bit remainders) + moments
     ob = float(eng.master_weight_bytes + ADAM_MOMENT_BYTES)
+    # embedding/output-layer gradients: fp32 buckets under NeMo 1.0's apex optimizer
+    # (``Engine.emb_grad_bytes``), else as the other gradients
+    emb_gb = float(eng.emb_grad_bytes or eng.grad_bytes)
 
     def states(
-        p_emb: np.ndarray, p_exp: np.ndarray
+        p_emb: np.ndarray, p_exp: np.ndarray, p_norm: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         def shard(p: np.ndarray, n: np.ndarray, stage_min: int) -> np.ndarray:
             return np.where(c.zero >= stage_min, p / n, p)
@@ -264,12 +267,15 @@ def memory_breakdown(
         p_dense = sp["dense"] + p_emb
         w = wb * (shard(sp["dense"], n_dense, 3) + shard(p_exp, n_exp, 3))
         w = w + 2.0 * shard(p_emb, n_dense, 3)
-        g = eng.grad_bytes * (shard(p_dense, n_dense, 2) + shard(p_exp, n_exp, 2))
+        # ``p_emb`` holds the final norm where it lives with the output layer: not an embedding
+        g_16 = shard(sp["dense"] + p_norm, n_dense, 2) + shard(p_exp, n_exp, 2)
+        g = eng.grad_bytes * g_16 + emb_gb * shard(p_emb - p_norm, n_dense, 2)
         o = ob * (shard(p_dense, n_dense, 1) + shard(p_exp, n_exp, 1))
         return w, g, o
 
-    w1, g1, o1 = states(sp["emb_first"], sp["expert"])
-    wl, gl, ol = states(sp["emb_last"], sp["expert"])
+    norm = float(model.norm_params())
+    w1, g1, o1 = states(sp["emb_first"], sp["expert"], np.where(c.pp == 1, norm, 0.0))
+    wl, gl, ol = states(sp["emb_last"], sp["expert"], np.full(len(c), norm))
     frac_moe = model.moe_layers / model.layers
     def layer_act(moe: bool, recompute: np.ndarray | None = None) -> np.ndarray:
         return layer_activation_bytes(model, moe, c, setup, recompute, act_bytes, mask_bytes)
@@ -335,9 +341,10 @@ def memory_breakdown(
     )
     total_params = model.num_params()
     fp8_copy = (wb - 2.0) * (total_params - model.embedding_params() - model.norm_params())
-    out["model_state_mean"] = ((2.0 + eng.grad_bytes + ob) * total_params + fp8_copy) / (
-        c.tp * c.pp
-    ) + 0.0 * c.dp
+    emb_grad_extra = (emb_gb - eng.grad_bytes) * model.embedding_params()
+    out["model_state_mean"] = (
+        (2.0 + eng.grad_bytes + ob) * total_params + fp8_copy + emb_grad_extra
+    ) / (c.tp * c.pp) + 0.0 * c.dp
     out["layer_activation"] = per_layer
     out["inflight_layers"] = nin
     out["fits"] = out["total"] <= hbm_gib * GIB * (1.0 - setup.mem_margin)
