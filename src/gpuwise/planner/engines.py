@@ -200,6 +200,12 @@ class Engine:
     # whose contiguous grad buffer is fp32 whatever the run's ``grad_sync_dtype`` -- memory
     # only (their fp32 reduce-scatter is not priced)
     emb_grad_bytes: int = 0
+    # the pipeline split counts the embedding and the loss as one layer slot each, so the first
+    # and last ranks hold one transformer layer fewer (Megatron-Core
+    # ``account_for_embedding_in_pipeline_split`` / ``account_for_loss_in_pipeline_split``; the
+    # Llama 3 405B layout, arXiv 2407.21783 sec. 3.3.2) -- memory only
+    # (``planner.pipeline_memory``); the step time still paces the last stage at the even split
+    pipeline_split_embedding_loss: bool = False
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which
