@@ -48,8 +48,11 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders and
 #: fp32 embedding/output-layer gradient buckets (``Engine.emb_grad_bytes``);
 #: ``-fp8params`` stores the FP8 weights only as FP8 (NeMo ``model.fp8_params``), for which NeMo
-#: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``).
+#: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``);
+#: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
+#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-embloss": {"pipeline_split_embedding_loss": True},
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
     "-apexdfa": {"master_weight_bytes": 2, "emb_grad_bytes": 4},
     "-fp8cs": {"fp8_current_scaling": True},

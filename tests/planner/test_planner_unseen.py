@@ -143,3 +143,14 @@ def test_nemo_llama3_rows_reduce_in_bf16_as_their_launcher_examples() -> None:
     cited = [r for r in USED if "grad_sync_dtype=bf16" in r["notes"]]
     assert len(cited) == 2
     assert all(engine_for(r["engine"]).grad_bytes == 2 for r in cited)
+
+
+def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> None:
+    """Llama 3 405B's first and last model chunks hold only the embedding / the output and loss
+    (arXiv 2407.21783 sec. 3.3.2): its rows, and only they, run ``-embloss``, which keeps the
+    preset's other behaviour."""
+    e = engine_for("modern-overlap-fp32reduce-embloss")
+    assert e.pipeline_split_embedding_loss and e.grad_bytes == 4
+    assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
+    split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
+    assert split == [r["id"] for r in LLAMA3] and len(split) == 3
