@@ -45,15 +45,19 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: fields each sets: ``-fp32reduce`` keeps and reduces gradients in fp32 (FSDP
 #: ``reduce_dtype=float32``, torchtitan's default ``mixed_precision_reduce``); ``-fp8cs`` runs
 #: Transformer Engine's FP8 layers with per-tensor current scaling; ``-apexdfa`` runs NeMo 1.0's
-#: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders;
+#: apex ``distributed_fused_adam``, whose optimizer keeps 16-bit master-weight remainders and
+#: fp32 embedding/output-layer gradient buckets (``Engine.emb_grad_bytes``);
 #: ``-fp8params`` stores the FP8 weights only as FP8 (NeMo ``model.fp8_params``), for which NeMo
 #: turns the remainders off and keeps an fp32 master in the optimizer (``store_params=True``);
 #: ``-cpag`` runs context parallelism as an exposed all-gather of K and V (Llama 3, arXiv
-#: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1.
+#: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1;
+#: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
+#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-embloss": {"pipeline_split_embedding_loss": True},
     "-cpag": {"cp_allgather": True},
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
-    "-apexdfa": {"master_weight_bytes": 2},
+    "-apexdfa": {"master_weight_bytes": 2, "emb_grad_bytes": 4},
     "-fp8cs": {"fp8_current_scaling": True},
     "-fp32reduce": {"grad_bytes": 4},
 }

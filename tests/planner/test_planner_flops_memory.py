@@ -156,6 +156,24 @@ def test_apex_master_remainders_shrink_the_optimizer_shard() -> None:
     assert dfa["weights"] == fp32["weights"] and dfa["gradients"] == fp32["gradients"]
 
 
+def test_fp32_embedding_grads_under_nemo_apex_optimizer() -> None:
+    """NeMo 1.0's apex optimizer keeps the embedding and output-layer gradients in fp32 buckets
+    (``Engine.emb_grad_bytes`` 4) beside 16-bit layer gradients: 2 more bytes for each of those
+    parameters, the final norm and the layers unchanged, sharded as the other gradients."""
+    m = get_model("llama-3-8b")
+    kw = {"seq": 8192, "global_batch": 64, "gpus": 8, "micro_batch": 1}
+    base = ENGINES["modern"]
+    for zero, n in ((1, 1), (2, 8)):
+        plain = evaluate_config(m, "H100-SXM", engine=base, zero=zero, **kw)["memory_gib"]
+        nemo = evaluate_config(
+            m, "H100-SXM", engine=replace(base, emb_grad_bytes=4), zero=zero, **kw
+        )["memory_gib"]
+        assert plain["gradients"] == pytest.approx(2 * m.num_params() / GIB / n, rel=1e-9)
+        extra = 2 * m.embedding_params() / GIB / n
+        assert nemo["gradients"] - plain["gradients"] == pytest.approx(extra, rel=1e-9)
+        assert nemo["weights"] == plain["weights"] and nemo["optimizer"] == plain["optimizer"]
+
+
 def test_fp8_weight_copy_covers_layers_not_embeddings() -> None:
     """FP8 training adds a 1-byte copy of each transformer-layer weight; the embedding and the
     (untied) output layer stay 16-bit only."""

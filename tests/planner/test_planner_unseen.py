@@ -136,7 +136,33 @@ def test_cpag_suffix_runs_llama3_context_parallelism_as_an_all_gather() -> None:
     3.3.2), composed with ``-fp32reduce``; exactly the Llama 3 Herd rows use it."""
     e = engine_for("modern-overlap-fp32reduce-cpag")
     assert e.cp_allgather and e.grad_bytes == 4
+    assert engine_for("modern-overlap-fp32reduce-cpag-embloss").cp_allgather
     assert e.overlap_p2p == engine_for("modern-overlap").overlap_p2p
     assert not engine_for("modern-overlap-fp32reduce").cp_allgather
     ag = [r["id"] for r in USED if engine_for(r["engine"]).cp_allgather]
     assert ag == [r["id"] for r in USED if r["source"] == "llama3-herd-2024"] and len(ag) == 3
+
+
+def test_nemo_llama3_rows_reduce_in_bf16_as_their_launcher_examples() -> None:
+    """The NeMo 24.07 Llama 3 rows ran as the launcher's H100 FP8 examples of the same
+    configuration, which pass ``+training.model.optim.grad_sync_dtype=bf16`` (SOURCE.md): their
+    engines keep 2-byte gradients with apex's master remainders, and every row whose notes cite
+    that override does too."""
+    by_id = {r["id"]: r for r in USED}
+    for rid in ("nemo2407-llama3-8b", "nemo2407-llama3-70b"):
+        e = engine_for(by_id[rid]["engine"])
+        assert e.grad_bytes == 2 and e.master_weight_bytes == 2
+    cited = [r for r in USED if "grad_sync_dtype=bf16" in r["notes"]]
+    assert len(cited) == 2
+    assert all(engine_for(r["engine"]).grad_bytes == 2 for r in cited)
+
+
+def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> None:
+    """Llama 3 405B's first and last model chunks hold only the embedding / the output and loss
+    (arXiv 2407.21783 sec. 3.3.2): its rows, and only they, run ``-embloss``, which keeps the
+    preset's other behaviour."""
+    e = engine_for("modern-overlap-fp32reduce-embloss")
+    assert e.pipeline_split_embedding_loss and e.grad_bytes == 4
+    assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
+    split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
+    assert split == [r["id"] for r in LLAMA3] and len(split) == 3

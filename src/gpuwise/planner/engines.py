@@ -190,6 +190,16 @@ class Engine:
     # with an fp32 optimizer (NVIDIA/NeMo ``megatron_base_model.py`` ``setup_optimization``,
     # ``optim.name: distributed_fused_adam`` without ``fp8_params``) -- memory only
     master_weight_bytes: int = 4
+    # bytes per embedding/output-layer gradient element (0: ``grad_bytes``); 4 under NeMo 1.0's
+    # apex optimizer, which puts ``_with_fp32_optimizer`` parameters (NVIDIA/NeMo@000316c8
+    # ``megatron_base_model.py`` ``setup_optimization``) in fp32 grad buckets whatever the run's
+    # ``grad_sync_dtype`` (NVIDIA/NeMo@014d03cf ``nemo/core/optim/distributed_adam.py``
+    # ``init_params_bucket``) -- memory only, their fp32 reduce-scatter is not priced
+    emb_grad_bytes: int = 0
+    # the embedding and the loss take one layer slot each of the pipeline split (Megatron-Core
+    # ``account_for_{embedding,loss}_in_pipeline_split``; Llama 3, arXiv 2407.21783 sec. 3.3.2):
+    # memory only (``planner.pipeline_memory``), the step time keeps the even split
+    pipeline_split_embedding_loss: bool = False
     # the receiving pipeline stage re-assembles its scatter/gather p2p slices (no SP) with
     # ``torch.distributed.all_gather`` into a list of views of one buffer (Megatron-LM 2021
     # ``mpu.gather_split_1d_tensor``, NVIDIA/Megatron-LM@05042081 megatron/mpu/random.py), which

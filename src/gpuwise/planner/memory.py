@@ -18,7 +18,10 @@
   and context parallelism (s/cp tokens per GPU) follow from the same derivation.  Transformer
   Engine FP8 layers save their GEMM inputs as 1-byte FP8 casts (``Engine.fp8_saved_inputs``).
 * Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
-  ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5).
+  ``L (1 + (p-1)/(p v))`` layers' worth with ``v`` interleaved chunks (Korthikanti eq. 5), the
+  last stage one micro-batch under 1F1B and ``(v - 1) p + 1`` chunks' worth interleaved; a
+  middle stage counts where the split gives the first and last stages fewer layers
+  (:mod:`gpuwise.planner.pipeline_memory`).
 * Overhead: the CUDA context and the GEMM libraries' workspaces (:mod:`gpuwise.planner.overhead`,
   only where the caller names an NVIDIA accelerator), ZeRO-3's gathered layers and, under
   FSDP2, the root unit's unsharded embedding/norm/output parameters
@@ -36,6 +39,8 @@ from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.overhead import RuntimeOverhead
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
+from gpuwise.planner.pipeline_memory import microbatches as microbatches
+from gpuwise.planner.pipeline_memory import rank_loads
 from gpuwise.planner.recompute import op_sac_supported, saved_bytes_per_token
 
 GIB = float(2**30)
@@ -176,28 +181,18 @@ def layer_activation_bytes(
     return np.where(rc == 2, only_input, full)
 
 
-def microbatches(c: Candidates, setup: Setup) -> np.ndarray:
-    """Micro-batches per optimizer step per pipeline: ``global_batch / (dp * b)``."""
-    return setup.global_batch // (c.dp * c.micro_batch)
-
-
-def inflight_layers(model: ModelConfig, c: Candidates, setup: Setup) -> np.ndarray:
-    """Layers' worth of activations the first pipeline stage holds at its peak."""
-    m = microbatches(c, setup)
-    per_stage = stage_layers(model.layers, c.pp, c.vpp)
-    one_f1b = np.minimum(c.pp, m) * per_stage
-    chunks = np.minimum(m * c.vpp, (c.pp - 1) * 2 + (c.vpp - 1) * c.pp + 1)
-    interleaved = chunks * per_stage / c.vpp
-    return np.where(c.vpp > 1, interleaved, one_f1b)
-
-
-def stage_params(model: ModelConfig, c: Candidates) -> dict[str, np.ndarray]:
-    """Parameters per GPU: average transformer-layer share, embeddings, expert share."""
+def stage_params(
+    model: ModelConfig, c: Candidates, layers: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Parameters per GPU: the transformer-layer share of a stage holding ``layers`` layers (by
+    default the heaviest stage's, :func:`stage_layers`), embeddings, expert share."""
     t = c.tp.astype(float)
     dense = model.layer_params(False)
     expert = model.mlp_params(model.expert_ffn) if model.is_moe else 0
     moe_nonexp = model.layer_params(True) - model.experts * expert if model.is_moe else 0
-    share = stage_layers(model.layers, c.pp, c.vpp) / model.layers  # heaviest stage's share
+    if layers is None:
+        layers = stage_layers(model.layers, c.pp, c.vpp)
+    share = layers / model.layers
     layers_dense = (model.dense_layers * dense + model.moe_layers * moe_nonexp) * share / t
     layers_expert = model.moe_layers * model.experts * expert * share / (t * c.ep)
     emb_in = (
@@ -255,22 +250,36 @@ def memory_breakdown(
     wb = gemm_weight_bytes(c, setup)
     # master weight (``Engine.master_weight_bytes``: 2 with apex's 16-bit remainders) + moments
     ob = float(eng.master_weight_bytes + ADAM_MOMENT_BYTES)
+    # embedding/output-layer gradients: fp32 buckets under NeMo 1.0's apex optimizer
+    # (``Engine.emb_grad_bytes``), else as the other gradients
+    emb_gb = float(eng.emb_grad_bytes or eng.grad_bytes)
 
     def states(
-        p_emb: np.ndarray, p_exp: np.ndarray
+        sl: dict[str, np.ndarray], p_emb: np.ndarray, p_norm: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         def shard(p: np.ndarray, n: np.ndarray, stage_min: int) -> np.ndarray:
             return np.where(c.zero >= stage_min, p / n, p)
 
-        p_dense = sp["dense"] + p_emb
-        w = wb * (shard(sp["dense"], n_dense, 3) + shard(p_exp, n_exp, 3))
+        p_layers, p_exp = sl["dense"], sl["expert"]
+        p_dense = p_layers + p_emb
+        w = wb * (shard(p_layers, n_dense, 3) + shard(p_exp, n_exp, 3))
         w = w + 2.0 * shard(p_emb, n_dense, 3)
-        g = eng.grad_bytes * (shard(p_dense, n_dense, 2) + shard(p_exp, n_exp, 2))
+        # ``p_emb`` holds the final norm where it lives with the output layer: not an embedding
+        g_16 = shard(p_layers + p_norm, n_dense, 2) + shard(p_exp, n_exp, 2)
+        g = eng.grad_bytes * g_16 + emb_gb * shard(p_emb - p_norm, n_dense, 2)
         o = ob * (shard(p_dense, n_dense, 1) + shard(p_exp, n_exp, 1))
         return w, g, o
 
-    w1, g1, o1 = states(sp["emb_first"], sp["expert"])
-    wl, gl, ol = states(sp["emb_last"], sp["expert"])
+    # layers and in-flight activations of the first, a middle and the last rank
+    # (planner.pipeline_memory)
+    loads = rank_loads(model, c, setup)
+    norm = float(model.norm_params())
+    sp_first = stage_params(model, c, loads["layers_first"])
+    sp_last = stage_params(model, c, loads["layers_last"])
+    w1, g1, o1 = states(sp_first, sp["emb_first"], np.where(c.pp == 1, norm, 0.0))
+    wl, gl, ol = states(sp_last, sp["emb_last"], np.full(len(c), norm))
+    zero = np.zeros(len(c))
+    wm, gm, om = states(stage_params(model, c, loads["layers_mid"]), zero, zero)
     frac_moe = model.moe_layers / model.layers
     def layer_act(moe: bool, recompute: np.ndarray | None = None) -> np.ndarray:
         return layer_activation_bytes(model, moe, c, setup, recompute, act_bytes, mask_bytes)
@@ -278,7 +287,7 @@ def memory_breakdown(
     per_layer = (1 - frac_moe) * layer_act(False)
     if model.is_moe:
         per_layer = per_layer + frac_moe * layer_act(True)
-    nin = inflight_layers(model, c, setup)
+    nin = loads["inflight_first"]
     act_first = per_layer * nin
     # full recompute re-materializes one layer's activations during its backward; op-level
     # selective recompute the part of them it did not keep
@@ -305,7 +314,8 @@ def memory_breakdown(
     logits = tok * (
         ce * model.vocab / c.tp + (norm_saved + act_bytes) * model.hidden * _sp(c, setup)
     )
-    act_last = per_layer * stage_layers(model.layers, c.pp, c.vpp) + work + logits
+    act_last = per_layer * loads["inflight_last"] + work + logits
+    act_mid = per_layer * loads["inflight_mid"] + work
     # ZeRO-3 gathers (and prefetches) two layers' full weights at a time
     gather = np.where(
         c.zero == 3,
@@ -316,14 +326,22 @@ def memory_breakdown(
     root_last = root_unsharded_bytes(sp["emb_last"], c, setup)
     first_total = w1 + g1 + o1 + act_first + gather + root_first
     last_total = wl + gl + ol + act_last + gather + root_last
-    use_last = last_total > first_total
-    act_stage = np.where(use_last, act_last - logits, act_first)
-    root = np.where(use_last, root_last, root_first)
+    # a middle rank (no embedding, output layer or root unit) only where its in-flight layers
+    # are counted (``Engine.pipeline_split_embedding_loss``)
+    mid_total = np.where(loads["inflight_mid"] > 0, wm + gm + om + act_mid + gather, 0.0)
+    use_last = (last_total > first_total) & (last_total >= mid_total)
+    use_mid = (mid_total > first_total) & (mid_total > last_total)
+
+    def pick(first: np.ndarray, mid: np.ndarray, last: np.ndarray) -> np.ndarray:
+        return np.select([use_last, use_mid], [last, mid], first)
+
+    act_stage = pick(act_first, act_mid, act_last - logits)
+    root = pick(root_first, zero, root_last)
     overhead = (runtime.total if runtime is not None else 0.0) + gather + root
     out = {
-        "weights": np.where(use_last, wl, w1),
-        "gradients": np.where(use_last, gl, g1),
-        "optimizer": np.where(use_last, ol, o1),
+        "weights": pick(w1, wm, wl),
+        "gradients": pick(g1, gm, gl),
+        "optimizer": pick(o1, om, ol),
         "activations": act_stage,
         "logits": np.where(use_last | (c.pp == 1), logits, 0.0),
     }
@@ -338,10 +356,11 @@ def memory_breakdown(
     )
     total_params = model.num_params()
     fp8_copy = (wb - 2.0) * (total_params - model.embedding_params() - model.norm_params())
-    out["model_state_mean"] = ((2.0 + eng.grad_bytes + ob) * total_params + fp8_copy) / (
-        c.tp * c.pp
-    ) + 0.0 * c.dp
+    emb_grad_extra = (emb_gb - eng.grad_bytes) * model.embedding_params()
+    out["model_state_mean"] = (
+        (2.0 + eng.grad_bytes + ob) * total_params + fp8_copy + emb_grad_extra
+    ) / (c.tp * c.pp) + 0.0 * c.dp
     out["layer_activation"] = per_layer
-    out["inflight_layers"] = nin
+    out["inflight_layers"] = np.where(use_mid, loads["inflight_mid"], nin)
     out["fits"] = out["total"] <= hbm_gib * GIB * (1.0 - setup.mem_margin)
     return out
