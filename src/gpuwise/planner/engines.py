@@ -3,10 +3,10 @@
 :class:`Engine` captures what a training stack does that changes memory and time (flash
 attention, sequence parallelism, which collectives overlap compute, gradient precision, the
 extra passes an implementation runs); :data:`ENGINES` holds the named presets of real engines
-(Megatron-LM 2021/2022, Megatron-Core/Transformer Engine and its overlap variants, FSDP,
-torchtitan, NeMo AutoModel, llm-foundry, and the Megatron-DeepSpeed presets of
-:mod:`gpuwise.planner.engines_deepspeed`).  Each flag encodes documented behaviour, cited where
-it is set, not a fitted constant.
+(Megatron-LM 2021/2022, Megatron-Core/Transformer Engine and its overlap variants; the FSDP,
+torchtitan, NeMo AutoModel and llm-foundry presets of :mod:`gpuwise.planner.engines_fsdp`; the
+Megatron-DeepSpeed presets of :mod:`gpuwise.planner.engines_deepspeed`).  Each flag encodes
+documented behaviour, cited where it is set, not a fitted constant.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from gpuwise.planner.engines_deepspeed import deepspeed_presets
+from gpuwise.planner.engines_fsdp import fsdp_presets
 
 #: What ``recompute="selective"`` re-runs: "attention" = the attention core (Korthikanti et al.
 #: 2022 sec. 5, Megatron-LM's ``--recompute-granularity selective``); "op" = torchtitan's
@@ -369,67 +370,8 @@ ENGINES: dict[str, Engine] = {
     # Launcher ``gpt3/175b.yaml``; TE ``initialize_ub``: pipelined reduce-scatters, 4 splits,
     # 16 SMs, no SM margin)
     "modern-ub-te-default": _userbuffers("modern-ub-te-default", (4, 4), (0, 0)),
-    # PyTorch FSDP-style eager training (HF, NeMo AutoModel): flash attention, overlap, no TP
-    # fusion beyond what eager PyTorch offers; FSDP2's collective copies over bf16 shards, as
-    # AutoModel's ``FSDP2Manager`` runs a model loaded with ``torch_dtype: bf16`` and reduces
-    # every micro-batch (``defer_fsdp_grad_sync: False``; NVIDIA-NeMo/Automodel
-    # examples/llm_pretrain/llama3_1_70b_pretrain_benchmark_8nodes_tp1cp2pp1*.yaml)
-    "fsdp": Engine("fsdp", True, True, True, False, 2, False, fsdp2_copies=True,
-                   fsdp2_shard_bytes=2, fsdp2_exposed_edges=True),
-    # torchtitan (FSDP2 in eager PyTorch): its ``selective`` is the op-level policy
-    # (``selective_ac_option = "op"`` in its shipped train_configs) and FSDP reduces gradients
-    # in fp32 (``training.mixed_precision_reduce`` default "float32",
-    # torchtitan/config_manager.py)
-    # torchtitan's loss is eager ``F.cross_entropy`` on fp32 logits (2024: the Llama model
-    # returns ``self.output(h).float()``; later torchtitan/components/loss.py
-    # ``cross_entropy_loss`` upcasts with ``pred.flatten(0, 1).float()``)
-    # Its default norm is eager fp32 ``RMSNorm`` (train_configs ``norm_type = "rmsnorm"``).
-    "torchtitan": Engine(
-        "torchtitan",
-        True,
-        True,
-        True,
-        False,
-        4,
-        False,
-        selective="op",
-        loss_bytes_per_logit=12,
-        loss_parallel_bytes_per_logit=16,
-        eager_rmsnorm=True,
-        fsdp2_copies=True,
-        fsdp2_root_unsharded=True,
-        eager_final_norm=True,
-        torch_foreach_adamw=True, fsdp2_exposed_edges=True, eager_llama_ops=True,
-        complex_rotary=True, fsdp2_grad_assign=True, separate_linears=True,
-    ),
-    # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
-    # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms,
-    # SiLU-and-product, residual adds; not the complex rotary); the loss stays eager
-    "torchtitan-compile": Engine(
-        "torchtitan-compile", True, True, True, False, 4, True, selective="op",
-        loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
-        fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
-        torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
-        fsdp2_grad_assign=True, separate_linears=True,
-    ),
-    # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
-    # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,
-    # ``fake_balanced_gate: true``, ``reshard_after_forward: false``): the eager FSDP engine
-    # with DeepEP dispatch, the benchmark's fixed expert blocks and FSDP2 under the pipeline
-    # schedule
-    "automodel-deepep": Engine(
-        "automodel-deepep", True, True, True, False, 2, False,
-        ep_dispatch="deepep", moe_routing="blocks", zero3_per_step=True,
-    ),
-    # MosaicML Composer / llm-foundry as benchmarked in 2023 (scripts/train/benchmarking/
-    # submit_benchmarks.py: image mosaicml/pytorch:1.13.1, ``--attn_impl`` default ``triton``):
-    # FSDP in eager PyTorch with the Triton port of the first FlashAttention algorithm (the
-    # one that takes MPT's ALiBi bias), and PyTorch FSDP's FlatParameter gradient passes
-    # (the H100 tables: ``sweep.sh`` ``IMAGE=mosaicml/pytorch:2.0.1_cu118``).
-    "llm-foundry-2023": Engine(
-        "llm-foundry-2023", True, True, True, False, 2, False, False, flash_generation=1,
-        fsdp_grad_passes=True,
-    ),
 }
+# PyTorch FSDP engines (fsdp, torchtitan, AutoModel, llm-foundry): planner.engines_fsdp
+ENGINES.update(fsdp_presets(Engine))
 # DeepSpeed's pipeline engine on Megatron-DeepSpeed (MT-NLG, BLOOM): planner.engines_deepspeed
 ENGINES.update(deepspeed_presets(_MEGATRON_2021))
