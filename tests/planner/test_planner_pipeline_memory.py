@@ -105,3 +105,4 @@ def test_split_is_inert_without_a_pipeline() -> None:
     b = evaluate_config(m, "H100-SXM", engine=SPLIT, **kw)["memory_gib"]
     assert a == b
     assert np.isfinite(a["total"])
+

@@ -158,6 +158,16 @@ def step_time(
     # work (so in every slot, outside the bubble)
     unc = np.where(c.pp > 1, uncombined_p2p(hop, last_extra, eng.p2p_uncombined), 0.0)
     last_extra = last_extra + unc
+    if eng.pipeline_split_embedding_loss:
+        # the embedding and the loss take a layer slot each of the split (planner.
+        # pipeline_memory): the middle ranks run one layer more than the even split, the last
+        # rank one layer fewer besides its output layer and loss; the heavier of the two sets
+        # the pace, and the bubble is the middle ranks' micro-batch
+        unit = fwd + bwd + recompute
+        split = c.pp > 1
+        slots = stage_layers(model.layers + 2, c.pp, c.vpp)
+        layer_mb = np.where(split, slots * unit, layer_mb)
+        last_extra = np.where(split, np.maximum(0.0, last_extra - unit), last_extra)
     # weight gradients are accumulated into the gradient buffer every micro-batch: read the
     # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
     # parameter -- only the DP shard under ZeRO-2/3 (gradients are reduce-scattered first),
