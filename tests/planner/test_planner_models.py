@@ -59,6 +59,8 @@ def test_narayanan_table1_parameter_counts(row: dict[str, str]) -> None:
         ("qwen2.5-72b", 72.71e9, None),
         ("mixtral-8x7b", 46.70e9, 12.88e9),  # Jiang et al. 2024: 47B total, 13B active
         ("deepseek-v3", 671e9, 37e9),  # DeepSeek-V3 report: 671B total, 37B active
+        ("qwen3-30b-a3b", 30.5e9, 3.3e9),  # Qwen3 model cards: 30.5B total, 3.3B activated
+        ("qwen3-235b-a22b", 235e9, 22e9),  # 235B total, 22B activated
         ("mpt-7b", 6.649e9, None),
     ],
 )
