@@ -52,8 +52,10 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``-cpag`` runs context parallelism as an exposed all-gather of K and V (Llama 3, arXiv
 #: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1;
 #: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
-#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``).
+#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``); ``-etp1`` runs the experts
+#: with Megatron-Core ``expert_tensor_parallel_size=1`` (``Engine.expert_tp1``).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-etp1": {"expert_tp1": True},
     "-embloss": {"pipeline_split_embedding_loss": True},
     "-cpag": {"cp_allgather": True},
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},

@@ -131,6 +131,11 @@ class Engine:
     # which experts the EP traffic is charged for (planner.moe_comm.ROUTINGS): "uniform" =
     # balanced random top-k; "blocks" = NeMo AutoModel's benchmark ``FakeBalancedGate``
     moe_routing: str = "uniform"
+    # Megatron-Core ``expert_tensor_parallel_size=1`` (its default is the attention TP size):
+    # the experts are not split over TP; each rank routes its own sequence shard and the EP
+    # group takes consecutive ranks (``initialize_model_parallel``'s expert ``RankGenerator``,
+    # tp = the expert TP size); planner.expert_tp
+    expert_tp1: bool = False
     # ZeRO-3 (FSDP2) under torch.distributed.pipelining: the schedule keeps each stage's
     # parameters unsharded and its gradients unreduced until the last micro-batch's backward
     # (``backward_maybe_with_nosync``: ``set_reshard_after_backward(False)``,

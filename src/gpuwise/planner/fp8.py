@@ -69,13 +69,16 @@ def quantize_bytes_per_token(
     tp: np.ndarray,
     sequence_parallel: bool,
     current_scaling: bool = False,
+    expert_share: np.ndarray | float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(forward, backward) extra HBM bytes per token of one layer on one GPU in FP8 (TE).
 
     Dimensions as the time model's GEMM list has them: QKV and FC1 column-parallel, proj and
     FC2 row-parallel over ``tp``; in a routed MoE layer the experts' GEMMs take the permuted
     tokens (``top_k`` copies) through plain grouped linears.  ``current_scaling`` adds the
-    per-tensor current-scaling recipe's amax passes and unfused norm casts (module docstring)."""
+    per-tensor current-scaling recipe's amax passes and unfused norm casts (module docstring).
+    ``expert_share``: the share of the TP group's tokens the routed experts take on this GPU
+    (1 at the default expert TP, ``1 / tp`` at expert TP 1: planner.expert_tp)."""
     h, a, kv = float(model.hidden), float(model.heads), float(model.kv)
     d_qk, d_v = attn_dims(model)
     t = tp.astype(float)
@@ -83,7 +86,8 @@ def quantize_bytes_per_token(
     up = 2.0 if model.ffn_type == "swiglu" else 1.0
     ffn_in = model.expert_ffn * model.top_k if moe else float(model.ffn_size)
     norm_fed = h if moe else 2.0 * h  # QKV, and FC1 unless routed experts follow the norm
-    expert = h * model.top_k if moe else 0.0  # expert FC1 inputs and FC2 output gradients
+    # expert FC1 inputs and FC2 output gradients
+    expert = h * model.top_k * np.asarray(expert_share, dtype=float) if moe else 0.0
     plain_in = (a * d_v + ffn_in) / t  # attention output -> proj, activation -> FC2
     col_out = ((a + 2.0 * kv) * d_qk + up * ffn_in) / t  # output gradients of QKV / FC1
     row_out = h if moe else 2.0 * h  # output gradients of proj (and FC2)

@@ -20,6 +20,7 @@ from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.expert_tp import ep_span, expert_tp
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token
@@ -64,11 +65,18 @@ def _measured_attention(
 
 
 def layer_gemms(
-    model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray
+    model: ModelConfig,
+    moe: bool,
+    c: Candidates,
+    tok: np.ndarray,
+    etp: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, ...]]:
-    """Forward GEMMs of one layer on one GPU as (m, n, k, count)."""
+    """Forward GEMMs of one layer on one GPU as (m, n, k, count).  ``etp``: the expert TP size
+    (:mod:`~gpuwise.planner.expert_tp`; default the TP size): the routed experts see the
+    tokens of ``etp / tp`` of the TP group's sequence and hold ``1 / etp`` of each expert."""
     h, a, kv = model.hidden, model.heads, model.kv
     t = c.tp.astype(float)
+    et = t if etp is None else etp
     one = np.ones(len(c))
     g: list[tuple[np.ndarray, ...]] = []
     if model.mla is not None:
@@ -89,11 +97,11 @@ def layer_gemms(
     up = 2 if model.ffn_type == "swiglu" else 1
     if moe:
         local = model.experts / c.ep
-        m_e = tok * model.top_k * c.ep / model.experts
+        m_e = tok * (et / t) * model.top_k * c.ep / model.experts
         f = model.expert_ffn
-        g.append((tok, model.experts * one, h * one, one))  # router
-        g.append((m_e, up * f / t, h * one, local))
-        g.append((m_e, h * one, f / t, local))
+        g.append((tok * et / t, model.experts * one, h * one, one))  # router
+        g.append((m_e, up * f / et, h * one, local))
+        g.append((m_e, h * one, f / et, local))
         if model.shared_experts:
             fs = f * model.shared_experts
             g.append((tok, up * fs / t, h * one, one))
@@ -106,13 +114,18 @@ def layer_gemms(
 
 
 def _timed_gemms(
-    model: ModelConfig, moe: bool, c: Candidates, tok: np.ndarray, separate: bool
+    model: ModelConfig,
+    moe: bool,
+    c: Candidates,
+    tok: np.ndarray,
+    separate: bool,
+    etp: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, ...]]:
     """The forward GEMMs to time: :func:`layer_gemms`, or with ``separate`` (torchtitan's Llama
     block) one GEMM per ``nn.Linear`` in the order the block calls them -- wq, wk, wv, wo, w1,
     w3, w2 (``planner.recompute.block_linears``) -- each at its own shape and wave count."""
     if not (separate and llama_block.covers(model, moe)):
-        return layer_gemms(model, moe, c, tok)
+        return layer_gemms(model, moe, c, tok, etp)
     t = c.tp.astype(float)
     one = np.ones(len(c))
     return [
@@ -132,13 +145,17 @@ def layer_times(
     t = c.tp.astype(float)
     s = float(setup.seq)
     tok = s * c.micro_batch / c.cp
+    # expert TP (planner.expert_tp): under ETP 1 the routed experts take this rank's own
+    # sequence shard and the MoE block runs no TP collective (shared experts keep the TP MLP)
+    etp = expert_tp(c, eng)
+    etp1_block = moe and eng.expert_tp1 and not model.shared_experts
     gemm_f = np.zeros(len(c))
     gemm_b = np.zeros(len(c))
     for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
         sel = c.fp8 == prec_idx
         if not sel.any():
             continue
-        for m_, n_, k_, cnt in _timed_gemms(model, moe, c, tok, eng.separate_linears):
+        for m_, n_, k_, cnt in _timed_gemms(model, moe, c, tok, eng.separate_linears, etp):
             f = hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             b = hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
@@ -183,7 +200,7 @@ def layer_times(
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
     if moe:
-        per_tok = per_tok + 8.0 * h * model.top_k  # token permute / unpermute
+        per_tok = per_tok + 8.0 * h * model.top_k * etp / t  # token permute / unpermute
     per_tok_b = 2.0 * per_tok
     if llama_block.covers(model, moe):
         # torchtitan's Llama block kernel by kernel (planner.llama_block): in eager mode the
@@ -208,7 +225,7 @@ def layer_times(
     hidden_rng = rng_excess(hw, drop_h * rep * tok, BIAS_DROPOUT_ADD_BYTES)
     # FP8 (Transformer Engine): quantizing and transposing the GEMM operands (planner.fp8)
     q_f, q_b = quantize_bytes_per_token(
-        model, moe, c.tp, eng.sequence_parallel, eng.fp8_current_scaling
+        model, moe, c.tp, eng.sequence_parallel, eng.fp8_current_scaling, etp / t
     )
     fp8_f = np.where(c.fp8 == 1, q_f, 0.0)
     fp8_b = np.where(c.fp8 == 1, q_b, 0.0)
@@ -223,10 +240,11 @@ def layer_times(
     bw, lat = link(hw, setup, c.tp)
     gbw = link(hw, setup, c.tp, gather=True)[0]  # all-gathers and reduce-scatters
     # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
+    blocks = 1.0 if etp1_block else 2.0  # blocks with TP collectives: attention (and MLP)
     if eng.sequence_parallel:
-        tp_gathers_f = 2.0 * ring_gather(2.0 * h * tok, c.tp, gbw, lat)
+        tp_gathers_f = blocks * ring_gather(2.0 * h * tok, c.tp, gbw, lat)
     else:
-        tp_gathers_f = 2.0 * ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
+        tp_gathers_f = blocks * ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
     fp8_gather_saving = np.zeros(len(c))
     if eng.sequence_parallel and eng.fp8_gathers:
         # FP8 gathers carry 1-byte tensors: Transformer Engine all-gathers the FP8 norm output
@@ -241,7 +259,10 @@ def layer_times(
         gemms = layer_gemms(model, moe, c, tok)
         ag8 = gather - fp8_gather_saving
         coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
-        comm_f, comm_b = sp_block_comm(hw, eng, c, gemms, gemm_roles(model, moe), coll)
+        names = ("attn",) if etp1_block else ("attn", "mlp")
+        comm_f, comm_b = sp_block_comm(
+            hw, eng, c, gemms, gemm_roles(model, moe), coll, names
+        )
     else:
         # each all-reduce, or under SP its all-gather + reduce-scatter: two NCCL calls, each
         # with its own launch latency (NVIDIA/Megatron-LM@00caa53a core/tensor_parallel/mappings.py
@@ -249,13 +270,14 @@ def layer_times(
         sp_pair = 2.0 * ring_gather(2.0 * h * tok, c.tp, gbw, lat)
         ar = ring_allreduce(2.0 * h * tok, c.tp, bw, lat)
         tp_one = sp_pair if eng.sequence_parallel else ar
-        comm_f = 2.0 * tp_one - 2.0 * fp8_gather_saving
+        comm_f = blocks * (tp_one - fp8_gather_saving)
         redo = sp_pair if eng.sequence_parallel else 0.0
-        comm_b = 2.0 * tp_one + redo - 4.0 * fp8_gather_saving
+        comm_b = blocks * (tp_one + 0.5 * redo - 2.0 * fp8_gather_saving)
     if moe:
         # token dispatch + combine forward; backward the combine's gradient is dispatched and
         # the dispatch's gradient combined: the same traffic (planner.moe_comm)
-        a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, c.tp * c.cp * c.ep), tok)
+        span = ep_span(c, eng)
+        a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, span), tok * etp / t, span)
         comm_f = comm_f + a2a
         comm_b = comm_b + a2a
     # context parallelism: K and V by ring under the core, or all-gathered (planner.cp_comm)

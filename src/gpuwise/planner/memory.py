@@ -35,6 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.cp_comm import allgather_transient_bytes, local_kv_bytes
+from gpuwise.planner.expert_tp import expert_dp, expert_tp
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.overhead import RuntimeOverhead
@@ -182,11 +183,16 @@ def layer_activation_bytes(
 
 
 def stage_params(
-    model: ModelConfig, c: Candidates, layers: np.ndarray | None = None
+    model: ModelConfig,
+    c: Candidates,
+    layers: np.ndarray | None = None,
+    etp: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Parameters per GPU: the transformer-layer share of a stage holding ``layers`` layers (by
-    default the heaviest stage's, :func:`stage_layers`), embeddings, expert share."""
+    default the heaviest stage's, :func:`stage_layers`), embeddings, expert share (experts split
+    over ``etp * ep`` ranks, ``etp`` the expert TP size, by default the TP size)."""
     t = c.tp.astype(float)
+    et = t if etp is None else etp
     dense = model.layer_params(False)
     expert = model.mlp_params(model.expert_ffn) if model.is_moe else 0
     moe_nonexp = model.layer_params(True) - model.experts * expert if model.is_moe else 0
@@ -194,7 +200,7 @@ def stage_params(
         layers = stage_layers(model.layers, c.pp, c.vpp)
     share = layers / model.layers
     layers_dense = (model.dense_layers * dense + model.moe_layers * moe_nonexp) * share / t
-    layers_expert = model.moe_layers * model.experts * expert * share / (t * c.ep)
+    layers_expert = model.moe_layers * model.experts * expert * share / (et * c.ep)
     emb_in = (
         model.vocab * model.hidden + (model.seq_len * model.hidden if model.learned_pos_emb else 0)
     ) / t
@@ -240,9 +246,10 @@ def memory_breakdown(
     one micro-batch), ``inflight_layers``, ``fits`` (bool).
     """
     eng = setup.engine
-    sp = stage_params(model, c)
+    etp = expert_tp(c, eng)
+    sp = stage_params(model, c, etp=etp)
     n_dense = (c.dp * c.cp).astype(float)
-    n_exp = np.maximum(n_dense / c.ep, 1.0)
+    n_exp = expert_dp(c, eng)
     # transformer-layer weights (``gemm_weight_bytes``); the embedding and the output layer stay
     # 16-bit: Megatron-Core builds its output layer as its own
     # ``tensor_parallel.ColumnParallelLinear``, not a Transformer Engine module (NVIDIA/Megatron-LM
@@ -274,12 +281,12 @@ def memory_breakdown(
     # (planner.pipeline_memory)
     loads = rank_loads(model, c, setup)
     norm = float(model.norm_params())
-    sp_first = stage_params(model, c, loads["layers_first"])
-    sp_last = stage_params(model, c, loads["layers_last"])
+    sp_first = stage_params(model, c, loads["layers_first"], etp)
+    sp_last = stage_params(model, c, loads["layers_last"], etp)
     w1, g1, o1 = states(sp_first, sp["emb_first"], np.where(c.pp == 1, norm, 0.0))
     wl, gl, ol = states(sp_last, sp["emb_last"], np.full(len(c), norm))
     zero = np.zeros(len(c))
-    wm, gm, om = states(stage_params(model, c, loads["layers_mid"]), zero, zero)
+    wm, gm, om = states(stage_params(model, c, loads["layers_mid"], etp), zero, zero)
     frac_moe = model.moe_layers / model.layers
     def layer_act(moe: bool, recompute: np.ndarray | None = None) -> np.ndarray:
         return layer_activation_bytes(model, moe, c, setup, recompute, act_bytes, mask_bytes)

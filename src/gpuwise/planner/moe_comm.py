@@ -104,12 +104,15 @@ def ep_alltoall_time(
     bw: np.ndarray,
     lat: np.ndarray,
     tok: np.ndarray,
+    span: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Seconds of one MoE dispatch plus one combine per micro-batch (``Engine.ep_dispatch``),
-    given the (GB/s, hop latency) of the link the EP group spans: an NCCL all-to-all of the
-    ``(ep-1)/ep`` remote share of each token's ``top_k`` copies, or DeepEP's per-node RDMA
-    copies where the group spans nodes."""
-    span = c.tp * c.cp * c.ep
+    """Seconds of one MoE dispatch plus one combine per micro-batch (``Engine.ep_dispatch``) of
+    ``tok`` tokens per GPU, given the (GB/s, hop latency) of the link the EP group spans (``span``
+    consecutive ranks, by default ``tp * cp * ep``): an NCCL all-to-all of the ``(ep-1)/ep``
+    remote share of each token's ``top_k`` copies, or DeepEP's per-node RDMA copies where the
+    group spans nodes."""
+    if span is None:
+        span = c.tp * c.cp * c.ep
     one = (c.ep - 1) / c.ep * 2.0 * model.hidden * tok * model.top_k / (bw * 1e9) + lat
     a2a = 2.0 * one
     eng = setup.engine

@@ -45,6 +45,7 @@ from gpuwise.planner.collectives import (
     ring_gather,
 )
 from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.expert_tp import ep_span, expert_dp, expert_tp
 from gpuwise.planner.fp8 import weight_cast_bytes
 from gpuwise.planner.fsdp2_copies import (
     mean_gathers,
@@ -175,8 +176,8 @@ def step_time(
     n_dp = (c.dp * c.cp).astype(float)
     # expert weights are sharded over the DP ranks that hold the same experts (dp * cp / ep),
     # as memory.py shards their states; the rest over dp * cp
-    n_exp = np.maximum(n_dp / c.ep, 1.0)
-    sp = stage_params(model, c)
+    n_exp = expert_dp(c, eng)
+    sp = stage_params(model, c, etp=expert_tp(c, eng))
     p_dense = sp["dense"] + np.maximum(sp["emb_first"], sp["emb_last"])
     p_stage = p_dense + sp["expert"]
     p_shard = p_dense / n_dp + sp["expert"] / n_exp
@@ -206,11 +207,12 @@ def step_time(
     # the first stage's embedding collectives set the pace only when it is also the last stage
     mb_time = layer_mb + last_extra + np.where(c.pp == 1, vocab_first, 0.0) + p2p + grad_acc
     # ZeRO-2/3 collectives per micro-batch, hidden behind compute when they can be
-    # the dense DP group: ranks tp * cp apart; the expert DP group: tp * cp * ep apart
+    # the dense DP group: ranks tp * cp apart; the expert DP group: one EP span apart
+    # (planner.expert_tp)
     dbw, dlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp)
-    xbw, xlat = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep)
+    xbw, xlat = link(hw, setup, c.tp * c.cp * c.dp, ep_span(c, eng))
     dgbw = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp, gather=True)[0]
-    xgbw = link(hw, setup, c.tp * c.cp * c.dp, c.tp * c.cp * c.ep, gather=True)[0]
+    xgbw = link(hw, setup, c.tp * c.cp * c.dp, ep_span(c, eng), gather=True)[0]
 
     def gather(
         bytes_per_param: float, dense: np.ndarray = p_dense, expert: np.ndarray = sp["expert"]

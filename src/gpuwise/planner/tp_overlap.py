@@ -131,18 +131,22 @@ def sp_block_comm(
     gemms: list[tuple[np.ndarray, ...]],
     roles: list[Role],
     coll: dict[str, np.ndarray],
+    blocks: tuple[str, ...] = ("attn", "mlp"),
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exposed forward and backward TP seconds of one layer (two blocks) with sequence
     parallelism.  ``coll`` holds one block's collective seconds: ``ag_in`` (forward input AG),
     ``rs_out`` (forward output RS), ``ag_grad`` (output-gradient AG), ``ag_re`` (backward input
     re-gather), ``rs_grad`` (input-gradient RS).  With userbuffers the returned seconds also
-    carry what splitting and SM margins add to the overlapped GEMMs."""
+    carry what splitting and SM margins add to the overlapped GEMMs.  ``blocks``: the blocks
+    that have TP collectives."""
     g = _block_gemms(hw, eng, c, gemms, roles)
     zero = np.zeros(len(c))
     n = c.tp.astype(float)
     fwd = np.zeros(len(c))
     bwd = np.zeros(len(c))
     for b, splits, reserved in zip(("attn", "mlp"), eng.ub_rs_splits, eng.ub_rs_sms, strict=True):
+        if b not in blocks:  # a block without TP collectives (an expert-TP-1 MoE block)
+            continue
         col_f, col_d, col_w = (g.get(f"{b}_col_{p}", zero) for p in "fdw")
         row_f, row_d = g.get(f"{b}_row_f", zero), g.get(f"{b}_row_d", zero)
         if eng.overlap_tp:
