@@ -53,8 +53,10 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1;
 #: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
 #: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``); ``-etp1`` runs the experts
-#: with Megatron-Core ``expert_tensor_parallel_size=1`` (``Engine.expert_tp1``).
+#: with Megatron-Core ``expert_tensor_parallel_size=1`` (``Engine.expert_tp1``);
+#: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-a2aoverlap": {"ep_a2a_overlap": True},
     "-etp1": {"expert_tp1": True},
     "-embloss": {"pipeline_split_embedding_loss": True},
     "-cpag": {"cp_allgather": True},

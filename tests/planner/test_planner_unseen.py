@@ -41,10 +41,17 @@ def test_row_is_a_valid_configuration(row: dict[str, str]) -> None:
 @pytest.mark.parametrize("row", FP8_H100, ids=[r["id"] for r in FP8_H100])
 def test_fp8_faster_than_bf16_but_less_than_twice(row: dict[str, str]) -> None:
     """FP8 doubles only the tensor-core GEMM rate: attention, norms, collectives and the
-    optimizer do not speed up, so a whole step gains more than nothing and less than 2x."""
+    optimizer do not speed up, so a whole step gains more than nothing and less than 2x.
+    Under Megatron-Core's 1F1B EP all-to-all overlap (``-a2aoverlap``) a step whose all-to-all
+    outlasts the compute it pairs with is the all-to-all's length in either precision
+    (planner.moe_overlap), and FP8 adds its weight casts: there it must not gain 2x and must
+    not lose more than those casts (1 %)."""
     fp8 = evaluate_row(row)["tokens_per_s_per_gpu"]
     bf16 = evaluate_row({**row, "precision": "bf16"})["tokens_per_s_per_gpu"]
-    assert bf16 < fp8 < 2.0 * bf16
+    if engine_for(row["engine"]).ep_a2a_overlap:
+        assert 0.99 * bf16 < fp8 < 2.0 * bf16
+    else:
+        assert bf16 < fp8 < 2.0 * bf16
 
 
 @pytest.mark.parametrize("row", LLAMA3, ids=[r["id"] for r in LLAMA3])

@@ -136,6 +136,10 @@ class Engine:
     # group takes consecutive ranks (``initialize_model_parallel``'s expert ``RankGenerator``,
     # tp = the expert TP size); planner.expert_tp
     expert_tp1: bool = False
+    # Megatron-Core ``overlap_moe_expert_parallel_comm`` with ``delay_wgrad_compute``
+    # (Megatron-Bridge ``moe_a2a_overlap``): a layer's forward and another micro-batch's
+    # backward run together, the EP all-to-all under the other's compute (planner.moe_overlap)
+    ep_a2a_overlap: bool = False
     # ZeRO-3 (FSDP2) under torch.distributed.pipelining: the schedule keeps each stage's
     # parameters unsharded and its gradients unreduced until the last micro-batch's backward
     # (``backward_maybe_with_nosync``: ``set_reshard_after_backward(False)``,

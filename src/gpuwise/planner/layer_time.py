@@ -27,6 +27,7 @@ from gpuwise.planner.fp8 import quantize_bytes_per_token
 from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time
+from gpuwise.planner.moe_overlap import a2a_hidden
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.recompute import block_linears
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
@@ -96,14 +97,10 @@ def layer_gemms(
         g.append((tok, h * one, a * d / t, one))
     up = 2 if model.ffn_type == "swiglu" else 1
     if moe:
-        local = model.experts / c.ep
-        m_e = tok * (et / t) * model.top_k * c.ep / model.experts
-        f = model.expert_ffn
         g.append((tok * et / t, model.experts * one, h * one, one))  # router
-        g.append((m_e, up * f / et, h * one, local))
-        g.append((m_e, h * one, f / et, local))
+        g += expert_gemms(model, c, tok, et)
         if model.shared_experts:
-            fs = f * model.shared_experts
+            fs = model.expert_ffn * model.shared_experts
             g.append((tok, up * fs / t, h * one, one))
             g.append((tok, h * one, fs / t, one))
     else:
@@ -111,6 +108,22 @@ def layer_gemms(
         g.append((tok, up * f / t, h * one, one))
         g.append((tok, h * one, f / t, one))
     return g
+
+
+def expert_gemms(
+    model: ModelConfig, c: Candidates, tok: np.ndarray, etp: np.ndarray
+) -> list[tuple[np.ndarray, ...]]:
+    """The routed experts' forward GEMMs (FC1, FC2) on one GPU as (m, n, k, count): ``experts
+    / ep`` local experts, each taking ``top_k`` copies of ``etp / tp`` of the TP group's tokens
+    split evenly over the experts, and holding ``1 / etp`` of each expert's weights."""
+    t = c.tp.astype(float)
+    one = np.ones(len(c))
+    up = 2 if model.ffn_type == "swiglu" else 1
+    local = model.experts / c.ep
+    m_e = tok * (etp / t) * model.top_k * c.ep / model.experts
+    f = model.expert_ffn
+    h = model.hidden * one
+    return [(m_e, up * f / etp, h, local), (m_e, h, f / etp, local)]
 
 
 def _timed_gemms(
@@ -151,6 +164,7 @@ def layer_times(
     etp1_block = moe and eng.expert_tp1 and not model.shared_experts
     gemm_f = np.zeros(len(c))
     gemm_b = np.zeros(len(c))
+    exp_t = [np.zeros(len(c)) for _ in range(3)]  # routed experts: forward, dgrad, wgrad
     for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
         sel = c.fp8 == prec_idx
         if not sel.any():
@@ -161,6 +175,10 @@ def layer_times(
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
             gemm_f[sel] += f
             gemm_b[sel] += b
+        for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if moe else []:
+            exp_t[0][sel] += hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
+            exp_t[1][sel] += hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
+            exp_t[2][sel] += hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
     # attention core (bf16 in every engine)
     heads_local = a / t * c.micro_batch
     q_len = s / c.cp
@@ -278,8 +296,10 @@ def layer_times(
         # the dispatch's gradient combined: the same traffic (planner.moe_comm)
         span = ep_span(c, eng)
         a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, span), tok * etp / t, span)
-        comm_f = comm_f + a2a
-        comm_b = comm_b + a2a
+    else:
+        a2a = np.zeros(len(c))
+    comm_f = comm_f + a2a
+    comm_b = comm_b + a2a
     # context parallelism: K and V by ring under the core, or all-gathered (planner.cp_comm)
     cp_f, cp_b = cp_comm_times(hw, setup, c, local_kv_bytes(model, c, setup), attn_f, attn_b)
     comm_f = comm_f + cp_f
@@ -288,6 +308,12 @@ def layer_times(
     n_gemm = np.sum([g[3] for g in layer_gemms(model, moe, c, tok)], axis=0)
     k_f, k_b = layer_kernels(model, eng, moe, c.tp, n_gemm)
     gpu_f, gpu_b = gemm_f + attn_f + elem_f + comm_f, gemm_b + attn_b + elem_b + comm_b
+    # the all-to-all hidden by Megatron-Core's 1F1B EP overlap (planner.moe_overlap), taken off
+    # the paired forward + backward in time.step_time; none under full recompute
+    hidden = np.zeros(len(c))
+    if moe and eng.ep_a2a_overlap:
+        hidden = a2a_hidden(gpu_f, gpu_b, a2a, *exp_t)
+        hidden = np.where(c.recompute == 2, 0.0, hidden)
     return {
         "gemm_f": gemm_f,
         "gemm_b": gemm_b,
@@ -301,4 +327,5 @@ def layer_times(
         "tp_gathers_f": tp_gathers_f,
         "launch_f": paced(hw, gpu_f, k_f) - gpu_f,
         "launch_b": paced(hw, gpu_b, k_b) - gpu_b,
+        "a2a_hidden": hidden,
     }

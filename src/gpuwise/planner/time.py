@@ -108,6 +108,8 @@ def step_time(
     per_stage = stage_layers(model.layers, c.pp, c.vpp)
     fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"] + lt["launch_f"]
     bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"] + lt["launch_b"]
+    # MoE all-to-all hidden under the paired forward/backward (planner.moe_overlap)
+    bwd = bwd - lt["a2a_hidden"]
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
     # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
     # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels

@@ -1,0 +1,60 @@
+"""Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``,
+``planner.moe_overlap``): four phases, each the longer of its compute and its all-to-all."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gpuwise.catalog import get_accelerator
+from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.engines import ENGINES, Engine
+from gpuwise.planner.layer_time import layer_times
+from gpuwise.planner.models import get_model
+from gpuwise.planner.moe_overlap import a2a_hidden
+from gpuwise.planner.parallel import Setup, single
+from gpuwise.planner.time import step_time
+
+QWEN = get_model("qwen3-235b-a22b")
+H100 = Hardware.from_catalog(get_accelerator("H100-SXM"))
+BASE = replace(ENGINES["modern-overlap"], expert_tp1=True)
+OVER = replace(BASE, name="modern-overlap-a2a", ep_a2a_overlap=True)
+
+
+def _a(x: float) -> np.ndarray:
+    return np.array([x])
+
+
+def test_small_all_to_all_hides_entirely() -> None:
+    # 1 ms of dispatch + combine each way, every partner compute longer than its 0.5 ms half
+    hidden = a2a_hidden(_a(6.0), _a(11.0), _a(1.0), _a(2.0), _a(2.0), _a(2.0))
+    assert hidden[0] == pytest.approx(2.0)
+
+
+def test_large_all_to_all_keeps_what_compute_cannot_cover() -> None:
+    """Each 2 s half hides only its partner's compute: forward attention 1 (6 - 4 - 1), expert
+    dgrad 1, expert forward + wgrad 2, backward attention 2 (8 - 4 - 1 - 1)."""
+    fwd, bwd, a2a = _a(6.0), _a(8.0), _a(4.0)
+    exp_f, exp_d, exp_w = _a(1.0), _a(1.0), _a(1.0)
+    hidden = a2a_hidden(fwd, bwd, a2a, exp_f, exp_d, exp_w)
+    attn_f, attn_b = 6.0 - 4.0 - 1.0, 8.0 - 4.0 - 2.0
+    assert hidden[0] == pytest.approx(attn_f + 1.0 + 2.0 + attn_b)
+    assert a2a_hidden(fwd, bwd, _a(0.0), exp_f, exp_d, exp_w)[0] == 0.0
+
+
+def _setup(engine: Engine) -> Setup:
+    return Setup(seq=4096, global_batch=2048, gpus=256, net_gbs_per_gpu=50.0, engine=engine)
+
+
+def test_overlap_shortens_the_step_but_not_under_full_recompute() -> None:
+    c = single(dp=16, tp=2, pp=8, vpp=4, ep=32, zero=1, precision="fp8")
+    lt = layer_times(QWEN, True, c, _setup(OVER), H100)
+    assert 0.0 < lt["a2a_hidden"][0] < lt["comm_f"][0] + lt["comm_b"][0]
+    assert layer_times(QWEN, True, c, _setup(BASE), H100)["a2a_hidden"][0] == 0.0
+    assert step_time(QWEN, c, _setup(OVER), H100)["step"][0] < step_time(
+        QWEN, c, _setup(BASE), H100
+    )["step"][0]
+    full = single(dp=16, tp=2, pp=8, vpp=4, ep=32, zero=1, precision="fp8", recompute="full")
+    assert layer_times(QWEN, True, full, _setup(OVER), H100)["a2a_hidden"][0] == 0.0
