@@ -7,7 +7,7 @@ prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped
 precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
 
     .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
-        [--what-if tp-overlap]
+        [--what-if tp-overlap] [--what-if te-flash-first]
 """
 
 from __future__ import annotations
@@ -52,8 +52,12 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``-cpag`` runs context parallelism as an exposed all-gather of K and V (Llama 3, arXiv
 #: 2407.21783 sec. 3.3.2; ``planner.cp_comm``), which changes nothing at CP 1;
 #: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
-#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``).
+#: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``);
+#: ``-nofusedattn`` runs the attention core on FlashAttention-2 instead of Transformer Engine's
+#: cuDNN fused attention (``NVTE_FUSED_ATTN=0``, which TE's ``get_attention_backend`` reads to
+#: turn the FusedAttention backend off, leaving the flash-attn package).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-nofusedattn": {"hopper_attention": False},
     "-embloss": {"pipeline_split_embedding_loss": True},
     "-cpag": {"cp_allgather": True},
     "-fp8params": {"fp8_params": True, "master_weight_bytes": 4},
@@ -91,18 +95,34 @@ def load_rows(path: Path) -> list[dict[str, str]]:
 
 
 #: Proposed changes that ``--what-if`` evaluates (none of them is what the planner does today).
-WHAT_IFS = ("tp-overlap",)
+WHAT_IFS = ("tp-overlap", "te-flash-first")
+
+#: Sources whose runs leave Transformer Engine's attention backend to its default (no
+#: ``NVTE_FLASH_ATTN``/``NVTE_FUSED_ATTN`` in the stored configs read): NeMo 24.03.01 and 24.07.
+TE_BACKEND_UNSTATED = ("nemo-perf-2403-longseq", "nemo-perf-2407")
 
 
 def applies(what_if: str, row: dict[str, str]) -> bool:
-    """Whether a what-if changes ``row``: ``tp-overlap`` only for Megatron-Core runs (engine
-    ``modern``) with TP > 1 -- NeMo's performance recipes turn on Transformer Engine's
-    userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
-    NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
+    """Whether a what-if changes ``row``.
+
+    ``tp-overlap`` only for Megatron-Core runs (engine ``modern``) with TP > 1 -- NeMo's
+    performance recipes turn on Transformer Engine's userbuffers TP overlap
+    (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in NVIDIA/NeMo
+    ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
     (The former ``rails`` what-if, DP rings over every NIC of the node, is now the planner's
     own DP link model, ``collectives.link``.)
+
+    ``te-flash-first`` runs the attention core on FlashAttention-2 for the rows of
+    :data:`TE_BACKEND_UNSTATED` that the planner runs on cuDNN attention: earlier Transformer
+    Engine ``DotProductAttention.forward`` returned ``self.flash_attention(...)`` whenever
+    FlashAttention was eligible, before trying FusedAttention, and asserted "Context
+    parallelism is only implemented with Flash Attention!"; later releases disable
+    FlashAttention "to give FusedAttention preference on Hopper+" (``get_attention_backend``).
+    Which TE release each NeMo container carried was not established, so this is a hypothesis.
     """
-    return row["engine"] == "modern" and int(row["tp"]) > 1
+    if what_if == "tp-overlap":
+        return row["engine"] == "modern" and int(row["tp"]) > 1
+    return row["source"] in TE_BACKEND_UNSTATED and engine_for(row["engine"]).hopper_attention
 
 
 def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -112,6 +132,8 @@ def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[st
     engine = engine_for(row["engine"])
     if "tp-overlap" in what_ifs and applies("tp-overlap", row):
         engine = replace(engine, name=f"{engine.name}+tp-overlap", overlap_tp=True)
+    if "te-flash-first" in what_ifs and applies("te-flash-first", row):
+        engine = replace(engine, name=f"{engine.name}+te-flash-first", hopper_attention=False)
     return evaluate_config(
         get_model(row["model"]),
         accelerator_for(row["gpu"]),
@@ -234,7 +256,8 @@ def main() -> None:
         choices=WHAT_IFS,
         default=[],
         help="evaluate a proposed change where it applies (repeatable): tp-overlap = TE "
-        "userbuffers TP overlap for Megatron-Core runs",
+        "userbuffers TP overlap for Megatron-Core runs; te-flash-first = FlashAttention-2 "
+        "for NeMo rows whose attention backend is not stated",
     )
     args = ap.parse_args()
     rows = load_rows(args.csv)

@@ -9,6 +9,8 @@ import pytest
 
 from benchmarks.bench_planner_unseen import (
     CSV,
+    TE_BACKEND_UNSTATED,
+    applies,
     engine_for,
     evaluate_row,
     load_rows,
@@ -110,7 +112,7 @@ def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
     assert dfa.overlap_tp == engine_for("modern-ub-h16384-tp8").overlap_tp
     assert engine_for("modern-fp32reduce").master_weight_bytes == 4
     nemo1 = [r["id"] for r in USED if engine_for(r["engine"]).master_weight_bytes == 2]
-    nemo_sources = ("nemo-perf-2407", "dgxc-benchmarking")
+    nemo_sources = ("nemo-perf-2407", "nemo-perf-2403-longseq", "dgxc-benchmarking")
     assert nemo1 == [
         r["id"] for r in USED if r["source"] in nemo_sources and "fp8params" not in r["engine"]
     ]
@@ -119,7 +121,8 @@ def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
 def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
     """``<preset>-fp8params`` (NeMo ``model.fp8_params``) stores FP8 weights only and, as NeMo's
     ``setup_optimization`` does then, keeps an fp32 master (no apex remainders); exactly the
-    dgxc-benchmarking 24.09 FP8 rows use it (``configure.sh``: ``+model.fp8_params``)."""
+    dgxc-benchmarking FP8 rows use it (Llama 3.1 ``configure.sh``: ``+model.fp8_params``; GPT-3
+    175B ``gpt3_175b_hydra.yaml``: ``fp8_params: true``)."""
     e = engine_for("modern-ub-h8192-tp4-fp32reduce-apexdfa-fp8params")
     assert e.fp8_params and e.master_weight_bytes == 4 and e.grad_bytes == 4
     assert e.overlap_tp == engine_for("modern-ub-h8192-tp4").overlap_tp
@@ -128,7 +131,7 @@ def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
     dgxc_fp8 = [
         r["id"] for r in USED if r["source"] == "dgxc-benchmarking" and r["precision"] == "fp8"
     ]
-    assert f8p == dgxc_fp8 and len(f8p) == 3
+    assert f8p == dgxc_fp8 and len(f8p) == 4
 
 
 def test_cpag_suffix_runs_llama3_context_parallelism_as_an_all_gather() -> None:
@@ -166,3 +169,32 @@ def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> 
     assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
     split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
     assert split == [r["id"] for r in LLAMA3] and len(split) == 3
+
+
+def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off() -> None:
+    """``<preset>-nofusedattn`` (``NVTE_FUSED_ATTN=0``: Transformer Engine's cuDNN attention off,
+    FlashAttention-2 runs) keeps the preset's overlaps and is slower than the same run on cuDNN
+    attention; exactly the rows whose notes cite ``NVTE_FUSED_ATTN=0`` use it."""
+    e = engine_for("modern-ub-h12288-tp4-nofusedattn-apexdfa")
+    assert not e.hopper_attention and e.master_weight_bytes == 2
+    assert e.overlap_tp == engine_for("modern-ub-h12288-tp4").overlap_tp
+    assert engine_for("modern-ub-h12288-tp4").hopper_attention
+    modern = [r for r in USED if r["engine"].startswith("modern")]
+    off = [r["id"] for r in modern if not engine_for(r["engine"]).hopper_attention]
+    cited = [r["id"] for r in USED if "NVTE_FUSED_ATTN=0" in r["notes"]]
+    assert off == cited and len(off) == 2
+    row = next(r for r in USED if r["id"] == "dgxc2411-gpt3-175b-bf16")
+    cudnn = {**row, "engine": row["engine"].replace("-nofusedattn", "")}
+    assert evaluate_row(row)["time_s"]["step"] > evaluate_row(cudnn)["time_s"]["step"]
+
+
+def test_te_flash_first_what_if_touches_only_rows_without_a_stated_attention_backend() -> None:
+    """``--what-if te-flash-first`` (a hypothesis, SOURCE.md) moves only the NeMo 24.03/24.07 rows,
+    whose configs leave Transformer Engine's backend to its default, onto FlashAttention-2; rows
+    that set ``NVTE_FUSED_ATTN``/``NVTE_FLASH_ATTN`` (dgxc-benchmarking) keep their engine."""
+    hit = [r for r in USED if applies("te-flash-first", r)]
+    assert {r["source"] for r in hit} == set(TE_BACKEND_UNSTATED)
+    assert not [r for r in hit if r["source"] == "dgxc-benchmarking"]
+    row = next(r for r in hit if r["id"] == "nemo2403-llama2-7b-seq1m")
+    fa2 = evaluate_row(row, ("te-flash-first",))["time_s"]["step"]
+    assert fa2 > evaluate_row(row)["time_s"]["step"]
