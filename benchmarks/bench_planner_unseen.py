@@ -7,7 +7,7 @@ prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped
 precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
 
     .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
-        [--what-if tp-overlap] [--what-if te-flash-first]
+        [--what-if tp-overlap]
 """
 
 from __future__ import annotations
@@ -95,34 +95,18 @@ def load_rows(path: Path) -> list[dict[str, str]]:
 
 
 #: Proposed changes that ``--what-if`` evaluates (none of them is what the planner does today).
-WHAT_IFS = ("tp-overlap", "te-flash-first")
-
-#: Sources whose runs leave Transformer Engine's attention backend to its default (no
-#: ``NVTE_FLASH_ATTN``/``NVTE_FUSED_ATTN`` in the stored configs read): NeMo 24.03.01 and 24.07.
-TE_BACKEND_UNSTATED = ("nemo-perf-2403-longseq", "nemo-perf-2407")
+WHAT_IFS = ("tp-overlap",)
 
 
 def applies(what_if: str, row: dict[str, str]) -> bool:
-    """Whether a what-if changes ``row``.
-
-    ``tp-overlap`` only for Megatron-Core runs (engine ``modern``) with TP > 1 -- NeMo's
-    performance recipes turn on Transformer Engine's userbuffers TP overlap
-    (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in NVIDIA/NeMo
-    ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
+    """Whether a what-if changes ``row``: ``tp-overlap`` only for Megatron-Core runs (engine
+    ``modern``) with TP > 1 -- NeMo's performance recipes turn on Transformer Engine's
+    userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
+    NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
     (The former ``rails`` what-if, DP rings over every NIC of the node, is now the planner's
     own DP link model, ``collectives.link``.)
-
-    ``te-flash-first`` runs the attention core on FlashAttention-2 for the rows of
-    :data:`TE_BACKEND_UNSTATED` that the planner runs on cuDNN attention: earlier Transformer
-    Engine ``DotProductAttention.forward`` returned ``self.flash_attention(...)`` whenever
-    FlashAttention was eligible, before trying FusedAttention, and asserted "Context
-    parallelism is only implemented with Flash Attention!"; later releases disable
-    FlashAttention "to give FusedAttention preference on Hopper+" (``get_attention_backend``).
-    Which TE release each NeMo container carried was not established, so this is a hypothesis.
     """
-    if what_if == "tp-overlap":
-        return row["engine"] == "modern" and int(row["tp"]) > 1
-    return row["source"] in TE_BACKEND_UNSTATED and engine_for(row["engine"]).hopper_attention
+    return row["engine"] == "modern" and int(row["tp"]) > 1
 
 
 def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -132,8 +116,6 @@ def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[st
     engine = engine_for(row["engine"])
     if "tp-overlap" in what_ifs and applies("tp-overlap", row):
         engine = replace(engine, name=f"{engine.name}+tp-overlap", overlap_tp=True)
-    if "te-flash-first" in what_ifs and applies("te-flash-first", row):
-        engine = replace(engine, name=f"{engine.name}+te-flash-first", hopper_attention=False)
     return evaluate_config(
         get_model(row["model"]),
         accelerator_for(row["gpu"]),
@@ -256,8 +238,7 @@ def main() -> None:
         choices=WHAT_IFS,
         default=[],
         help="evaluate a proposed change where it applies (repeatable): tp-overlap = TE "
-        "userbuffers TP overlap for Megatron-Core runs; te-flash-first = FlashAttention-2 "
-        "for NeMo rows whose attention backend is not stated",
+        "userbuffers TP overlap for Megatron-Core runs",
     )
     args = ap.parse_args()
     rows = load_rows(args.csv)
