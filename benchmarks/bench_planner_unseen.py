@@ -54,8 +54,12 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``-embloss`` splits the pipeline with the embedding and the loss as one layer slot each (the
 #: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``); ``-etp1`` runs the experts
 #: with Megatron-Core ``expert_tensor_parallel_size=1`` (``Engine.expert_tp1``);
-#: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``).
+#: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``);
+#: ``-nofusedattn`` runs the attention core on FlashAttention-2 instead of Transformer Engine's
+#: cuDNN fused attention (``NVTE_FUSED_ATTN=0``, which TE's ``get_attention_backend`` reads to
+#: turn the FusedAttention backend off, leaving the flash-attn package).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-nofusedattn": {"hopper_attention": False},
     "-a2aoverlap": {"ep_a2a_overlap": True},
     "-etp1": {"expert_tp1": True},
     "-embloss": {"pipeline_split_embedding_loss": True},

@@ -117,7 +117,7 @@ def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
     assert dfa.overlap_tp == engine_for("modern-ub-h16384-tp8").overlap_tp
     assert engine_for("modern-fp32reduce").master_weight_bytes == 4
     nemo1 = [r["id"] for r in USED if engine_for(r["engine"]).master_weight_bytes == 2]
-    nemo_sources = ("nemo-perf-2407", "dgxc-benchmarking")
+    nemo_sources = ("nemo-perf-2407", "nemo-perf-2403-longseq", "dgxc-benchmarking")
     assert nemo1 == [
         r["id"] for r in USED if r["source"] in nemo_sources and "fp8params" not in r["engine"]
     ]
@@ -126,7 +126,8 @@ def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
 def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
     """``<preset>-fp8params`` (NeMo ``model.fp8_params``) stores FP8 weights only and, as NeMo's
     ``setup_optimization`` does then, keeps an fp32 master (no apex remainders); exactly the
-    dgxc-benchmarking 24.09 FP8 rows use it (``configure.sh``: ``+model.fp8_params``)."""
+    dgxc-benchmarking FP8 rows use it (Llama 3.1 ``configure.sh``: ``+model.fp8_params``; GPT-3
+    175B ``gpt3_175b_hydra.yaml``: ``fp8_params: true``)."""
     e = engine_for("modern-ub-h8192-tp4-fp32reduce-apexdfa-fp8params")
     assert e.fp8_params and e.master_weight_bytes == 4 and e.grad_bytes == 4
     assert e.overlap_tp == engine_for("modern-ub-h8192-tp4").overlap_tp
@@ -135,7 +136,7 @@ def test_fp8params_suffix_drops_master_remainders_on_dgxc_fp8_rows() -> None:
     dgxc_fp8 = [
         r["id"] for r in USED if r["source"] == "dgxc-benchmarking" and r["precision"] == "fp8"
     ]
-    assert f8p == dgxc_fp8 and len(f8p) == 3
+    assert f8p == dgxc_fp8 and len(f8p) == 4
 
 
 def test_cpag_suffix_runs_llama3_context_parallelism_as_an_all_gather() -> None:
@@ -173,3 +174,30 @@ def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> 
     assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
     split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
     assert split == [r["id"] for r in LLAMA3] and len(split) == 3
+
+
+def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off() -> None:
+    """``<preset>-nofusedattn`` (``NVTE_FUSED_ATTN=0``: Transformer Engine's cuDNN attention off,
+    FlashAttention-2 runs) keeps the preset's overlaps and is slower than the same run on cuDNN
+    attention; exactly the rows whose notes cite ``NVTE_FUSED_ATTN`` ``0`` use it: the dgxc GPT-3
+    rows (``configure.sh``) and the NeMo 24.03.01/24.07 rows (the launcher's ``config.yaml``)."""
+    e = engine_for("modern-ub-h12288-tp4-nofusedattn-apexdfa")
+    assert not e.hopper_attention and e.master_weight_bytes == 2
+    assert e.overlap_tp == engine_for("modern-ub-h12288-tp4").overlap_tp
+    assert engine_for("modern-ub-h12288-tp4").hopper_attention
+    modern = [r for r in USED if r["engine"].startswith("modern")]
+    off = [r["id"] for r in modern if not engine_for(r["engine"]).hopper_attention]
+    cited = [
+        r["id"]
+        for r in USED
+        if "NVTE_FUSED_ATTN=0" in r["notes"] or "NVTE_FUSED_ATTN: 0" in r["notes"]
+    ]
+    assert off == cited and len(off) == 18
+    nemo = {r["source"] for r in modern if not engine_for(r["engine"]).hopper_attention}
+    assert nemo == {"dgxc-benchmarking", "nemo-perf-2403-longseq", "nemo-perf-2407"}
+    dgxc_llama = [r for r in USED if r["id"].startswith("dgxc2409-")]
+    assert all(engine_for(r["engine"]).hopper_attention for r in dgxc_llama)
+    row = next(r for r in USED if r["id"] == "dgxc2411-gpt3-175b-bf16")
+    cudnn = {**row, "engine": row["engine"].replace("-nofusedattn", "")}
+    assert evaluate_row(row)["time_s"]["step"] > evaluate_row(cudnn)["time_s"]["step"]
+

@@ -375,6 +375,10 @@ ENGINES: dict[str, Engine] = {
     # ... with ``ub_cfg_h100_{bf16,fp8}_h16384_tp8_cp2_mbs1_seqlen8192`` (Llama 3.1 405B, TP 8):
     # pipelined reduce-scatters, 4 splits, on 24 (proj) / 8 (FC2) SMs
     "modern-ub-h16384-tp8": _userbuffers("modern-ub-h16384-tp8", (4, 4), (24, 8)),
+    # ... with the GPT-3 175B TP 4 userbuffers config of NVIDIA/dgxc-benchmarking
+    # ``nemo_megatron/gpt3_175b_hydra.yaml`` (``ub_tp_comm_overlap_cfg``): pipelined
+    # reduce-scatters, 4 splits, on 24 (proj) / 20 (FC2) SMs with ``set_sm_margin``
+    "modern-ub-h12288-tp4": _userbuffers("modern-ub-h12288-tp4", (4, 4), (24, 20)),
     # ... with userbuffers on Transformer Engine's defaults (no ub config given: NeMo-Framework-
     # Launcher ``gpt3/175b.yaml``; TE ``initialize_ub``: pipelined reduce-scatters, 4 splits,
     # 16 SMs, no SM margin)
