@@ -44,6 +44,7 @@ bench: $(STAMP_TEST)
 	$(PY) benchmarks/bench_planner_foundry_full.py
 	$(PY) benchmarks/bench_flash_rate.py
 	$(PY) benchmarks/bench_nccl_busbw.py
+	$(PY) benchmarks/bench_moe_host_bound.py
 
 bench-cpu: $(STAMP_TEST)
 	$(PY) benchmarks/bench_cpu_validation.py --quick
