@@ -106,3 +106,21 @@ def test_layer_times_charge_torch_cp_only_under_cp() -> None:
         assert on["elem_f"][0] - off["elem_f"][0] == pytest.approx(hw.stream_time(pf[0]))
         assert on["elem_b"][0] - off["elem_b"][0] == pytest.approx(hw.stream_time(pb[0]))
         assert on["comm_b"][0] > off["comm_b"][0]
+        assert on["comm_f"][0] > off["comm_f"][0] == 0.0  # compiled: the gather shows
+
+
+def test_compiled_ring_hides_nothing() -> None:
+    """Traced collectives are waited for where they are issued: under torch.compile the
+    all-gathers and every dK/dV exchange show whole, however long the core runs."""
+    setup, c, hw = _setup(8)
+    kv = torch_cp_kv_bytes(MODEL, c, setup)
+    gbw, glat = link(hw, setup, c.tp * c.cp, c.tp, gather=True)
+    gather = ring_gather(8 * kv, c.cp, gbw, glat)[0]
+    bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
+    send = 2.0 * kv[0] / (bw[0] * 1e9) + lat[0]
+    big = np.array([1e3])
+    fwd, bwd = torch_cp_comm_times(hw, setup, c, kv, big, big, compiled=True)
+    assert fwd[0] == pytest.approx(gather)
+    assert bwd[0] == pytest.approx(gather + 8 * send)
+    eager_f, _ = torch_cp_comm_times(hw, setup, c, kv, big, big)
+    assert eager_f[0] == 0.0

@@ -306,7 +306,8 @@ def layer_times(
         # PyTorch's context_parallel (planner.torch_cp): its exchanges, and its fp32 merge and
         # gradient-accumulation passes over the rank's attention output
         kv_q = torch_cp_kv_bytes(model, c, setup)
-        cp_f, cp_b = torch_cp_comm_times(hw, setup, c, kv_q, attn_f, attn_b)
+        # the torchtitan presets fuse kernels exactly where their blocks are torch.compile'd
+        cp_f, cp_b = torch_cp_comm_times(hw, setup, c, kv_q, attn_f, attn_b, eng.fused_kernels)
         pass_f, pass_b = pass_bytes(tok * heads_local / c.micro_batch * d_v, c.cp,
                                     eng.fused_kernels)
         elem_f, elem_b = elem_f + hw.stream_time(pass_f), elem_b + hw.stream_time(pass_b)

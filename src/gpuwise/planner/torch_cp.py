@@ -19,6 +19,13 @@ planner's ring does not charge:
   dK/dV, accumulated in fp32 (``accum_dtype``), go to the next rank after every step
   (``dkv_rotater``, ``ALL_TO_ALL``: one peer) and are waited for after the next step's flash
   backward; the last exchange is waited for after the loop, with nothing left to hide it.
+* Compiled, nothing hides: torchtitan compiles each block with ``torch.compile(block,
+  fullgraph=True)`` (torchtitan/parallelisms/parallelize_llama.py ``apply_compile``), so the
+  ring is traced, and a functional collective traced returns ``wait_tensor`` of its result at
+  once (torch/distributed/_functional_collectives.py ``_maybe_wrap_tensor``; hence
+  ``_maybe_wait``'s note that a traced result is no ``AsyncCollectiveTensor``); Inductor moves
+  waits only under ``reorder_for_compute_comm_overlap``, off by default
+  (torch/_inductor/config.py).  Every all-gather and dK/dV exchange is then exposed.
 * Passes over the rank's attention output that no single SDPA call makes (:func:`pass_bytes`):
   ``key.contiguous()``/``value.contiguous()`` of the transposed inputs; each step but the last
   concatenates K and V into the send buffer; forward, ``_SDPAMerger`` upcasts each step's
@@ -86,11 +93,15 @@ def torch_cp_comm_times(
     kv_bytes: np.ndarray,
     attn_f: np.ndarray,
     attn_b: np.ndarray,
+    compiled: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exposed seconds per layer and micro-batch, forward and backward: the K/V all-gather
-    beyond step 0's share of the core, each fp32 dK/dV exchange beyond the next step's share
-    of the backward core, and the last exchange whole.  Zero where ``cp`` is 1."""
+    """Exposed seconds per layer and micro-batch, forward and backward: eager, the K/V
+    all-gather beyond step 0's share of the core, each fp32 dK/dV exchange beyond the next
+    step's share of the backward core, and the last exchange whole; ``compiled``, all of them
+    whole.  Zero where ``cp`` is 1."""
     n = c.cp.astype(float)
+    if compiled:  # traced collectives are waited for where they are issued
+        attn_f, attn_b = 0.0 * attn_f, 0.0 * attn_b
     gbw, glat = link(hw, setup, c.tp * c.cp, c.tp, gather=True)
     gather = ring_gather(kv_bytes * n, c.cp, gbw, glat)
     bw, lat = link(hw, setup, c.tp * c.cp, c.tp)
