@@ -20,12 +20,13 @@ planner's ring does not charge:
   (``dkv_rotater``, ``ALL_TO_ALL``: one peer) and are waited for after the next step's flash
   backward; the last exchange is waited for after the loop, with nothing left to hide it.
 * Compiled, nothing hides: torchtitan compiles each block with ``torch.compile(block,
-  fullgraph=True)`` (torchtitan/parallelisms/parallelize_llama.py ``apply_compile``), so the
-  ring is traced, and a functional collective traced returns ``wait_tensor`` of its result at
-  once (torch/distributed/_functional_collectives.py ``_maybe_wrap_tensor``; hence
-  ``_maybe_wait``'s note that a traced result is no ``AsyncCollectiveTensor``); Inductor moves
-  waits only under ``reorder_for_compute_comm_overlap``, off by default
-  (torch/_inductor/config.py).  Every all-gather and dK/dV exchange is then exposed.
+  fullgraph=True)`` (pytorch/torchtitan@582fe7d1 torchtitan/parallelisms/
+  parallelize_llama.py ``apply_compile``), so the ring is traced, and a functional collective
+  traced returns ``wait_tensor`` of its result at once (pytorch/pytorch@fff02e67
+  torch/distributed/_functional_collectives.py ``_maybe_wrap_tensor``; hence ``_maybe_wait``'s
+  note that a traced result is no ``AsyncCollectiveTensor``); Inductor moves waits only under
+  ``reorder_for_compute_comm_overlap``, off by default (pytorch/pytorch@a112bb81
+  torch/_inductor/config.py).  Every all-gather and dK/dV exchange is then exposed.
 * Passes over the rank's attention output that no single SDPA call makes (:func:`pass_bytes`):
   ``key.contiguous()``/``value.contiguous()`` of the transposed inputs; each step but the last
   concatenates K and V into the send buffer; forward, ``_SDPAMerger`` upcasts each step's
