@@ -266,6 +266,9 @@ class Engine:
     fsdp2_grad_assign: bool = False
     # one GEMM per nn.Linear (wq, wk, wv, wo, w1, w3, w2), not fused QKV / gate-up (layer_time)
     separate_linears: bool = False
+    # CP is PyTorch's experimental ``context_parallel`` ring (torchtitan): K/V all-gathered at
+    # the query head count, fp32 output merges and dK/dV exchanges per step (planner.torch_cp)
+    torch_cp: bool = False
 
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped

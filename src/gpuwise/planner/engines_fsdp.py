@@ -48,6 +48,7 @@ def fsdp_presets(Engine: type[Engine]) -> dict[str, Engine]:  # noqa: N803 -- th
             eager_final_norm=True,
             torch_foreach_adamw=True, fsdp2_exposed_edges=True, eager_llama_ops=True,
             complex_rotary=True, fsdp2_grad_assign=True, separate_linears=True,
+            torch_cp=True,
         ),
         # torchtitan with ``training.compile``: each TransformerBlock is torch.compile'd
         # (``apply_compile``), so Inductor fuses the block's elementwise chains (norms,
@@ -57,7 +58,7 @@ def fsdp_presets(Engine: type[Engine]) -> dict[str, Engine]:  # noqa: N803 -- th
             loss_bytes_per_logit=12, loss_parallel_bytes_per_logit=16, fsdp2_copies=True,
             fsdp2_root_unsharded=True, sac_min_cut=True, eager_final_norm=True,
             torch_foreach_adamw=True, fsdp2_exposed_edges=True, complex_rotary=True,
-            fsdp2_grad_assign=True, separate_linears=True,
+            fsdp2_grad_assign=True, separate_linears=True, torch_cp=True,
         ),
         # NeMo AutoModel's MoE benchmarks (examples/benchmark/configs/deepseek_v3_te_deepep*.yaml:
         # FSDP2Manager, AutoPipeline ``interleaved1f1b``, ``enable_deepep: true``,

@@ -30,6 +30,7 @@ from gpuwise.planner.moe_comm import ep_alltoall_time
 from gpuwise.planner.moe_overlap import a2a_hidden
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.recompute import block_linears
+from gpuwise.planner.torch_cp import pass_bytes, torch_cp_comm_times, torch_cp_kv_bytes
 from gpuwise.planner.tp_overlap import gemm_roles, sp_block_comm
 from gpuwise.planner.unfused_attention import DROPOUT_BYTES, unfused_attention
 
@@ -301,7 +302,17 @@ def layer_times(
     comm_f = comm_f + a2a
     comm_b = comm_b + a2a
     # context parallelism: K and V by ring under the core, or all-gathered (planner.cp_comm)
-    cp_f, cp_b = cp_comm_times(hw, setup, c, local_kv_bytes(model, c, setup), attn_f, attn_b)
+    if eng.torch_cp:
+        # PyTorch's context_parallel (planner.torch_cp): its exchanges, and its fp32 merge and
+        # gradient-accumulation passes over the rank's attention output
+        kv_q = torch_cp_kv_bytes(model, c, setup)
+        # the torchtitan presets fuse kernels exactly where their blocks are torch.compile'd
+        cp_f, cp_b = torch_cp_comm_times(hw, setup, c, kv_q, attn_f, attn_b, eng.fused_kernels)
+        pass_f, pass_b = pass_bytes(tok * heads_local / c.micro_batch * d_v, c.cp,
+                                    eng.fused_kernels)
+        elem_f, elem_b = elem_f + hw.stream_time(pass_f), elem_b + hw.stream_time(pass_b)
+    else:
+        cp_f, cp_b = cp_comm_times(hw, setup, c, local_kv_bytes(model, c, setup), attn_f, attn_b)
     comm_f = comm_f + cp_f
     comm_b = comm_b + cp_b
     # fixed per-op cost: the CPU's dispatch where it is slower than the GPU (planner.launch)
