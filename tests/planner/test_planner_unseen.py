@@ -180,7 +180,9 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     """``<preset>-nofusedattn`` (``NVTE_FUSED_ATTN=0``: Transformer Engine's cuDNN attention off,
     FlashAttention-2 runs) keeps the preset's overlaps and is slower than the same run on cuDNN
     attention; exactly the rows whose notes cite ``NVTE_FUSED_ATTN`` ``0`` use it: the dgxc GPT-3
-    rows (``configure.sh``) and the NeMo 24.03.01/24.07 rows (the launcher's ``config.yaml``)."""
+    rows (``configure.sh``) and the NeMo 24.03.01/24.07 rows (the launcher's ``config.yaml``) --
+    and the FlagPerf H800 rows, whose legacy Megatron model runs the flash-attn package without
+    Transformer Engine layers."""
     e = engine_for("modern-ub-h12288-tp4-nofusedattn-apexdfa")
     assert not e.hopper_attention and e.master_weight_bytes == 2
     assert e.overlap_tp == engine_for("modern-ub-h12288-tp4").overlap_tp
@@ -190,11 +192,13 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     cited = [
         r["id"]
         for r in USED
-        if "NVTE_FUSED_ATTN=0" in r["notes"] or "NVTE_FUSED_ATTN: 0" in r["notes"]
+        if "NVTE_FUSED_ATTN=0" in r["notes"]
+        or "NVTE_FUSED_ATTN: 0" in r["notes"]
+        or "legacy Megatron model" in r["notes"]
     ]
-    assert off == cited and len(off) == 18
+    assert off == cited and len(off) == 20
     nemo = {r["source"] for r in modern if not engine_for(r["engine"]).hopper_attention}
-    assert nemo == {"dgxc-benchmarking", "nemo-perf-2403-longseq", "nemo-perf-2407"}
+    assert nemo == {"dgxc-benchmarking", "nemo-perf-2403-longseq", "nemo-perf-2407", "flagperf"}
     dgxc_llama = [r for r in USED if r["id"].startswith("dgxc2409-")]
     assert all(engine_for(r["engine"]).hopper_attention for r in dgxc_llama)
     row = next(r for r in USED if r["id"] == "dgxc2411-gpt3-175b-bf16")
