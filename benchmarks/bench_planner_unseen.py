@@ -57,8 +57,14 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``);
 #: ``-nofusedattn`` runs the attention core on FlashAttention-2 instead of Transformer Engine's
 #: cuDNN fused attention (``NVTE_FUSED_ATTN=0``, which TE's ``get_attention_backend`` reads to
-#: turn the FusedAttention backend off, leaving the flash-attn package).
+#: turn the FusedAttention backend off, leaving the flash-attn package);
+#: ``-nooverlapgrad`` leaves the data-parallel gradient reduce-scatter / all-reduce after the
+#: backward pass, for Megatron runs launched without ``--overlap-grad-reduce`` (a store-true
+#: flag, off by default: NVIDIA/Megatron-LM ``megatron/training/arguments.py``;
+#: ``DistributedDataParallelConfig.overlap_grad_reduce = False`` in
+#: ``megatron/core/distributed/distributed_data_parallel_config.py`` @00119989).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-nooverlapgrad": {"overlap_dp": False},
     "-nofusedattn": {"hopper_attention": False},
     "-a2aoverlap": {"ep_a2a_overlap": True},
     "-etp1": {"expert_tp1": True},

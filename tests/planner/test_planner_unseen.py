@@ -205,3 +205,29 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     cudnn = {**row, "engine": row["engine"].replace("-nofusedattn", "")}
     assert evaluate_row(row)["time_s"]["step"] > evaluate_row(cudnn)["time_s"]["step"]
 
+
+
+def test_nooverlapgrad_suffix_exposes_the_data_parallel_reduction() -> None:
+    """``<preset>-nooverlapgrad`` (Megatron launched without ``--overlap-grad-reduce``, which is
+    off by default) keeps the preset's other behaviour and leaves the distributed optimizer's
+    gradient reduce-scatter and parameter all-gather after the backward pass; exactly the
+    FlagPerf Megatron rows, whose launch scripts do not pass the flag, use it (the DeepSpeed
+    presets have no overlap of their own).  On the 440-GPU
+    row (DP 220 over the network) the exposed traffic makes the step longer."""
+    e = engine_for("modern-nofusedattn-nooverlapgrad")
+    assert not e.overlap_dp and not e.hopper_attention
+    assert engine_for("modern").overlap_dp
+    assert e.tp_async_bwd == engine_for("modern").tp_async_bwd
+    modern = [r for r in USED if r["engine"].startswith("modern")]
+    exposed = [r["id"] for r in modern if not engine_for(r["engine"]).overlap_dp]
+    cited = [
+        r["id"]
+        for r in USED
+        if "without --overlap-grad-reduce" in r["notes"] or "no --overlap-grad-reduce" in r["notes"]
+    ]
+    assert exposed == cited and len(exposed) == 15
+    row = next(r for r in USED if r["id"] == "flagperf-llama3-8b-h100x440-bf16")
+    overlapped = {**row, "engine": row["engine"].removesuffix("-nooverlapgrad")}
+    t = evaluate_row(row)["time_s"]
+    assert t["dp_exposed"] > 0.0 == evaluate_row(overlapped)["time_s"]["dp_exposed"]
+    assert t["step"] > evaluate_row(overlapped)["time_s"]["step"]
