@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.bench_planner_unseen import (
     CSV,
+    applies,
     engine_for,
     evaluate_row,
     load_rows,
@@ -231,3 +232,20 @@ def test_nooverlapgrad_suffix_exposes_the_data_parallel_reduction() -> None:
     t = evaluate_row(row)["time_s"]
     assert t["dp_exposed"] > 0.0 == evaluate_row(overlapped)["time_s"]["dp_exposed"]
     assert t["step"] > evaluate_row(overlapped)["time_s"]["step"]
+
+
+def test_tp_bwd_exposed_what_if_charges_the_hidden_backward_collectives() -> None:
+    """The ``tp-bwd-exposed`` what-if (a diagnostic, not planner behaviour) applies only where
+    TP > 1 and the engine hides the column-parallel backward collectives, and there it lowers
+    the prediction; the A800 TP8 row's step grows by less than its whole TP traffic."""
+    row = next(r for r in USED if r["id"] == "flagperf-llama3-8b-a800-pp1tp8")
+    tp1 = next(r for r in USED if r["id"] == "flagperf-llama3-8b-a800")
+    assert applies("tp-bwd-exposed", row) and not applies("tp-bwd-exposed", tp1)
+    assert not any(
+        applies("tp-bwd-exposed", r) for r in USED if not engine_for(r["engine"]).tp_async_bwd
+    )
+    base = evaluate_row(row)["time_s"]
+    exposed = evaluate_row(row, ("tp-bwd-exposed",))["time_s"]
+    assert base["step"] < exposed["step"] < base["step"] + 2.0 * exposed["tp_comm"]
+    unchanged = evaluate_row(tp1, ("tp-bwd-exposed",))["time_s"]["step"]
+    assert unchanged == evaluate_row(tp1)["time_s"]["step"]
