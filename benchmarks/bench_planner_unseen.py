@@ -7,7 +7,7 @@ prints published vs predicted tokens/s per GPU, the ratio, and a summary grouped
 precision and engine.  Nothing here feeds back into the planner: it is a report, not a fit.
 
     .venv/bin/python benchmarks/bench_planner_unseen.py [--csv PATH] [--json]
-        [--what-if tp-overlap]
+        [--what-if tp-overlap] [--what-if tp-bwd-exposed]
 """
 
 from __future__ import annotations
@@ -57,8 +57,14 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``);
 #: ``-nofusedattn`` runs the attention core on FlashAttention-2 instead of Transformer Engine's
 #: cuDNN fused attention (``NVTE_FUSED_ATTN=0``, which TE's ``get_attention_backend`` reads to
-#: turn the FusedAttention backend off, leaving the flash-attn package).
+#: turn the FusedAttention backend off, leaving the flash-attn package);
+#: ``-nooverlapgrad`` leaves the data-parallel gradient reduce-scatter / all-reduce after the
+#: backward pass, for Megatron runs launched without ``--overlap-grad-reduce`` (a store-true
+#: flag, off by default: NVIDIA/Megatron-LM ``megatron/training/arguments.py``;
+#: ``DistributedDataParallelConfig.overlap_grad_reduce = False`` in
+#: ``megatron/core/distributed/distributed_data_parallel_config.py`` @00119989).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-nooverlapgrad": {"overlap_dp": False},
     "-nofusedattn": {"hopper_attention": False},
     "-a2aoverlap": {"ep_a2a_overlap": True},
     "-etp1": {"expert_tp1": True},
@@ -99,7 +105,7 @@ def load_rows(path: Path) -> list[dict[str, str]]:
 
 
 #: Proposed changes that ``--what-if`` evaluates (none of them is what the planner does today).
-WHAT_IFS = ("tp-overlap",)
+WHAT_IFS = ("tp-overlap", "tp-bwd-exposed")
 
 
 def applies(what_if: str, row: dict[str, str]) -> bool:
@@ -108,8 +114,14 @@ def applies(what_if: str, row: dict[str, str]) -> bool:
     userbuffers TP overlap (``MegatronCommOverlapCallback(tp_comm_overlap=True, ...)`` in
     NVIDIA/NeMo ``nemo/collections/llm/recipes/llama3_70b.py`` ``pretrain_recipe_performance``).
     (The former ``rails`` what-if, DP rings over every NIC of the node, is now the planner's
-    own DP link model, ``collectives.link``.)
+    own DP link model, ``collectives.link``.)  ``tp-bwd-exposed``: the column-parallel backward
+    re-gather and reduce-scatter that ``Engine.tp_async_bwd`` hides under the dgrad/wgrad GEMMs
+    are charged in full instead, for every row with TP > 1 whose engine hides them (no source
+    says they are exposed: a diagnostic for the FlagPerf A800/H800 rows, whose ratio grows with
+    TP).
     """
+    if what_if == "tp-bwd-exposed":
+        return int(row["tp"]) > 1 and engine_for(row["engine"]).tp_async_bwd
     return row["engine"] == "modern" and int(row["tp"]) > 1
 
 
@@ -120,6 +132,8 @@ def evaluate_row(row: dict[str, str], what_ifs: tuple[str, ...] = ()) -> dict[st
     engine = engine_for(row["engine"])
     if "tp-overlap" in what_ifs and applies("tp-overlap", row):
         engine = replace(engine, name=f"{engine.name}+tp-overlap", overlap_tp=True)
+    if "tp-bwd-exposed" in what_ifs and applies("tp-bwd-exposed", row):
+        engine = replace(engine, name=f"{engine.name}+tp-bwd-exposed", tp_async_bwd=False)
     return evaluate_config(
         get_model(row["model"]),
         accelerator_for(row["gpu"]),
@@ -242,7 +256,8 @@ def main() -> None:
         choices=WHAT_IFS,
         default=[],
         help="evaluate a proposed change where it applies (repeatable): tp-overlap = TE "
-        "userbuffers TP overlap for Megatron-Core runs",
+        "userbuffers TP overlap for Megatron-Core runs; tp-bwd-exposed = the TP backward "
+        "collectives that tp_async_bwd hides charged in full",
     )
     args = ap.parse_args()
     rows = load_rows(args.csv)

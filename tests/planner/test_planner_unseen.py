@@ -9,6 +9,7 @@ import pytest
 
 from benchmarks.bench_planner_unseen import (
     CSV,
+    applies,
     engine_for,
     evaluate_row,
     load_rows,
@@ -180,7 +181,9 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     """``<preset>-nofusedattn`` (``NVTE_FUSED_ATTN=0``: Transformer Engine's cuDNN attention off,
     FlashAttention-2 runs) keeps the preset's overlaps and is slower than the same run on cuDNN
     attention; exactly the rows whose notes cite ``NVTE_FUSED_ATTN`` ``0`` use it: the dgxc GPT-3
-    rows (``configure.sh``) and the NeMo 24.03.01/24.07 rows (the launcher's ``config.yaml``)."""
+    rows (``configure.sh``) and the NeMo 24.03.01/24.07 rows (the launcher's ``config.yaml``) --
+    and the FlagPerf H800 rows, whose legacy Megatron model runs the flash-attn package without
+    Transformer Engine layers."""
     e = engine_for("modern-ub-h12288-tp4-nofusedattn-apexdfa")
     assert not e.hopper_attention and e.master_weight_bytes == 2
     assert e.overlap_tp == engine_for("modern-ub-h12288-tp4").overlap_tp
@@ -190,14 +193,59 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     cited = [
         r["id"]
         for r in USED
-        if "NVTE_FUSED_ATTN=0" in r["notes"] or "NVTE_FUSED_ATTN: 0" in r["notes"]
+        if "NVTE_FUSED_ATTN=0" in r["notes"]
+        or "NVTE_FUSED_ATTN: 0" in r["notes"]
+        or "legacy Megatron model" in r["notes"]
     ]
-    assert off == cited and len(off) == 18
+    assert off == cited and len(off) == 20
     nemo = {r["source"] for r in modern if not engine_for(r["engine"]).hopper_attention}
-    assert nemo == {"dgxc-benchmarking", "nemo-perf-2403-longseq", "nemo-perf-2407"}
+    assert nemo == {"dgxc-benchmarking", "nemo-perf-2403-longseq", "nemo-perf-2407", "flagperf"}
     dgxc_llama = [r for r in USED if r["id"].startswith("dgxc2409-")]
     assert all(engine_for(r["engine"]).hopper_attention for r in dgxc_llama)
     row = next(r for r in USED if r["id"] == "dgxc2411-gpt3-175b-bf16")
     cudnn = {**row, "engine": row["engine"].replace("-nofusedattn", "")}
     assert evaluate_row(row)["time_s"]["step"] > evaluate_row(cudnn)["time_s"]["step"]
 
+
+
+def test_nooverlapgrad_suffix_exposes_the_data_parallel_reduction() -> None:
+    """``<preset>-nooverlapgrad`` (Megatron launched without ``--overlap-grad-reduce``, which is
+    off by default) keeps the preset's other behaviour and leaves the distributed optimizer's
+    gradient reduce-scatter and parameter all-gather after the backward pass; exactly the
+    FlagPerf Megatron rows, whose launch scripts do not pass the flag, use it (the DeepSpeed
+    presets have no overlap of their own).  On the 440-GPU
+    row (DP 220 over the network) the exposed traffic makes the step longer."""
+    e = engine_for("modern-nofusedattn-nooverlapgrad")
+    assert not e.overlap_dp and not e.hopper_attention
+    assert engine_for("modern").overlap_dp
+    assert e.tp_async_bwd == engine_for("modern").tp_async_bwd
+    modern = [r for r in USED if r["engine"].startswith("modern")]
+    exposed = [r["id"] for r in modern if not engine_for(r["engine"]).overlap_dp]
+    cited = [
+        r["id"]
+        for r in USED
+        if "without --overlap-grad-reduce" in r["notes"] or "no --overlap-grad-reduce" in r["notes"]
+    ]
+    assert exposed == cited and len(exposed) == 15
+    row = next(r for r in USED if r["id"] == "flagperf-llama3-8b-h100x440-bf16")
+    overlapped = {**row, "engine": row["engine"].removesuffix("-nooverlapgrad")}
+    t = evaluate_row(row)["time_s"]
+    assert t["dp_exposed"] > 0.0 == evaluate_row(overlapped)["time_s"]["dp_exposed"]
+    assert t["step"] > evaluate_row(overlapped)["time_s"]["step"]
+
+
+def test_tp_bwd_exposed_what_if_charges_the_hidden_backward_collectives() -> None:
+    """The ``tp-bwd-exposed`` what-if (a diagnostic, not planner behaviour) applies only where
+    TP > 1 and the engine hides the column-parallel backward collectives, and there it lowers
+    the prediction; the A800 TP8 row's step grows by less than its whole TP traffic."""
+    row = next(r for r in USED if r["id"] == "flagperf-llama3-8b-a800-pp1tp8")
+    tp1 = next(r for r in USED if r["id"] == "flagperf-llama3-8b-a800")
+    assert applies("tp-bwd-exposed", row) and not applies("tp-bwd-exposed", tp1)
+    assert not any(
+        applies("tp-bwd-exposed", r) for r in USED if not engine_for(r["engine"]).tp_async_bwd
+    )
+    base = evaluate_row(row)["time_s"]
+    exposed = evaluate_row(row, ("tp-bwd-exposed",))["time_s"]
+    assert base["step"] < exposed["step"] < base["step"] + 2.0 * exposed["tp_comm"]
+    unchanged = evaluate_row(tp1, ("tp-bwd-exposed",))["time_s"]["step"]
+    assert unchanged == evaluate_row(tp1)["time_s"]["step"]
