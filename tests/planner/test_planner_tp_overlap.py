@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gpuwise.catalog import get_accelerator
+from gpuwise.planner.efficiency import Hardware, nccl_ctas, sm_count
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.layer_time import layer_gemms
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import single
-from gpuwise.planner.tp_overlap import gemm_roles, pipelined, ring_exchange
+from gpuwise.planner.tp_overlap import gemm_roles, nccl_beside_gemm, pipelined, ring_exchange
 
 MODERN = ENGINES["modern"]
 NO_ASYNC = replace(MODERN, name="sync", tp_async_bwd=False)
@@ -66,6 +68,38 @@ def test_async_backward_collectives_hide_under_dgrad_and_wgrad() -> None:
     assert _run(MODERN)["time_s"]["tp_comm"] < 0.9 * _run(NO_ASYNC)["time_s"]["tp_comm"]
     one = {"tp": 1, "pp": 8, "gpus": 64, "vpp": 5}
     assert _run(MODERN, **one)["time_s"]["tp_comm"] == _run(NO_ASYNC, **one)["time_s"]["tp_comm"]
+
+
+def test_nccl_blocks_beside_a_gemm_expose_their_share_of_the_collective() -> None:
+    """An NCCL collective shorter than the GEMM beside it still costs the SMs its blocks hold
+    (16 of the A800's 108 for as long as it runs); a longer one exposes its excess; a chip
+    with no published block count hides the short collective completely."""
+    a800 = Hardware.from_catalog(get_accelerator("A800"))
+    assert nccl_ctas(a800.acc) == 16 and sm_count(a800.acc) == 108
+    short = nccl_beside_gemm(a800, np.array([1.0]), np.array([3.0]))[0]
+    assert short == pytest.approx(16 / 108)
+    assert nccl_beside_gemm(a800, np.array([3.0]), np.array([1.0]))[0] == pytest.approx(2.0)
+    v100 = Hardware.from_catalog(get_accelerator("V100-32GB"))
+    assert nccl_beside_gemm(v100, np.array([1.0]), np.array([3.0]))[0] == 0.0
+
+
+def test_async_backward_collectives_cost_the_sms_nccl_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an A800 at TP 8 the async column-parallel backward collectives of ``modern`` add TP
+    time for the SMs NCCL holds beside the dgrad / wgrad GEMMs; at TP 1 nothing changes."""
+    kw: dict[str, Any] = {"seq": 8192, "global_batch": 64, "gpus": 8, "tp": 8, "pp": 1,
+                          "vpp": 1, "precision": "bf16"}
+
+    def tp_comm(**extra: Any) -> float:
+        args = {**kw, **extra}
+        res = evaluate_config(get_model("llama-3-8b"), "A800", engine=MODERN, **args)
+        return float(res["time_s"]["tp_comm"])
+
+    held, held_tp1 = tp_comm(), tp_comm(tp=1)
+    monkeypatch.setattr("gpuwise.planner.tp_overlap.nccl_ctas", lambda acc: None)
+    assert held > 1.02 * tp_comm()
+    assert held_tp1 == tp_comm(tp=1)
 
 
 def test_userbuffers_hide_forward_collectives_but_not_for_free() -> None:

@@ -115,6 +115,7 @@ def _table() -> dict[str, dict[str, float]]:
         "mamf": {str(k): float(v) for k, v in raw["mamf_fraction"].items()},
         "mamf_fp8": {str(k): float(v) for k, v in raw["mamf_fraction_fp8"].items()},
         "sm": {str(k): float(v) for k, v in raw["sm_count"].items()},
+        "nccl_ctas": {str(k): float(v) for k, v in raw["nccl_ctas"].items()},
         "link": {str(k): float(v) for k, v in raw["link_fraction"].items()},
         "gather": {str(k): float(v) for k, v in raw["gather_link_fraction"].items()},
         "default_link": {"fraction": float(raw["default_link_fraction"])},
@@ -169,6 +170,12 @@ def large_gemm_fraction(acc: Accelerator, precision: str = "bf16") -> float:
 def sm_count(acc: Accelerator) -> float | None:
     """Streaming multiprocessors of ``acc`` (None when unknown: no wave quantization)."""
     return _table()["sm"].get(acc.name)
+
+
+def nccl_ctas(acc: Accelerator) -> float | None:
+    """Thread blocks an intra-node NCCL all-gather / reduce-scatter keeps on ``acc``'s SMs
+    (``efficiency.yaml`` ``nccl_ctas``; None when not published)."""
+    return _table()["nccl_ctas"].get(acc.name)
 
 
 def _wave_fraction(tiles: ArrayOrFloat, sms: float | None) -> ArrayOrFloat:

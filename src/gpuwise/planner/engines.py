@@ -111,7 +111,8 @@ class Engine:
     # Transformer Engine's column-parallel backward collectives run asynchronously also without
     # userbuffers: the input re-gather under the dgrad GEMM, the input-gradient reduce-scatter
     # under the wgrad GEMM (TransformerEngine@3ec87875 pytorch/module/layernorm_linear.py
-    # backward; planner.tp_overlap)
+    # backward; planner.tp_overlap), each still exposing the share of the GEMM's SMs its NCCL
+    # blocks hold while it runs (``efficiency.nccl_ctas``, ``tp_overlap.nccl_beside_gemm``)
     tp_async_bwd: bool = False
     # userbuffers forward reduce-scatters (``proj_fprop``, ``fc2_fprop`` of the run's
     # TransformerLayerTPOverlapCfg): 0 = ``ring_exchange`` (TP chunks), k = ``pipeline`` with

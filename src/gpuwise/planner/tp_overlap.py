@@ -19,7 +19,9 @@ GEMM are its ``TransformerLayerTPOverlapCfg``, NVIDIA-NeMo/Megatron-Bridge@0685f
 - without userbuffers, Transformer Engine still launches the column-parallel backward
   collectives asynchronously: the input re-gather runs under the dgrad GEMM ("Overlap input AG
   with dgrad") and the input-gradient RS under the wgrad GEMM ("Overlap dgrad-RS/AR with
-  wgrad"); the forward AG/RS and the output-gradient AG stay on the critical path;
+  wgrad"); the forward AG/RS and the output-gradient AG stay on the critical path; these
+  are NCCL kernels, whose thread blocks (one per channel) hold SMs the GEMM beside them cannot
+  use, so a part of each hidden collective stays exposed (:func:`nccl_beside_gemm`);
 - with userbuffers (``tp_comm_overlap``) those two become ``bulk`` overlaps (``qkv_dgrad``,
   ``fc1_dgrad``, ``qkv_wgrad``, ``fc1_wgrad``); the forward AG and the backward output-gradient
   AG are ``ring_exchange`` overlaps (``qkv_fprop``, ``fc1_fprop``, ``proj_dgrad``,
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware, sm_count
+from gpuwise.planner.efficiency import Hardware, nccl_ctas, sm_count
 from gpuwise.planner.engines import Engine
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates
@@ -85,6 +87,18 @@ def _sm_factor(hw: Hardware, reserved: int) -> float:
     (``set_sm_margin``: cuBLAS is given ``sm_count - num_sm`` SMs)."""
     sms = sm_count(hw.acc)
     return 1.0 if sms is None or reserved <= 0 else sms / (sms - reserved)
+
+
+def nccl_beside_gemm(hw: Hardware, comm: np.ndarray, gemm: np.ndarray) -> np.ndarray:
+    """Exposed seconds of an NCCL collective (``comm`` s alone) launched beside a GEMM (``gemm``
+    s alone) on another stream.  NCCL keeps one thread block per channel on an SM for the
+    whole collective (``efficiency.nccl_ctas``), so while it runs the GEMM has ``k`` of its
+    ``S`` SMs fewer: the pair ends at ``max(comm, gemm + comm * k / S)``, of which
+    ``comm * k / S`` is exposed even when the GEMM is the longer (zero where ``k`` is not
+    published)."""
+    sms, ctas = sm_count(hw.acc), nccl_ctas(hw.acc)
+    share = 0.0 if sms is None or ctas is None else ctas / sms
+    return np.maximum(comm - gemm, comm * share)
 
 
 def _block_gemms(
@@ -163,9 +177,12 @@ def sp_block_comm(
         else:
             fwd = fwd + coll["ag_in"] + coll["rs_out"]
             bwd = bwd + coll["ag_grad"]
-        if eng.overlap_tp or eng.tp_async_bwd:
+        if eng.overlap_tp:  # userbuffers bulk overlaps
             exposed_re = np.maximum(0.0, coll["ag_re"] - col_d)
             bwd = bwd + exposed_re + np.maximum(0.0, coll["rs_grad"] - col_w)
+        elif eng.tp_async_bwd:  # asynchronous NCCL calls beside the dgrad / wgrad GEMMs
+            bwd = bwd + nccl_beside_gemm(hw, coll["ag_re"], col_d)
+            bwd = bwd + nccl_beside_gemm(hw, coll["rs_grad"], col_w)
         else:
             bwd = bwd + coll["ag_re"] + coll["rs_grad"]
     return fwd, bwd
