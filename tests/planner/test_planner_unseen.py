@@ -207,6 +207,37 @@ def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off
     assert evaluate_row(row)["time_s"]["step"] > evaluate_row(cudnn)["time_s"]["step"]
 
 
+def test_flagperf_megatron_rows_keep_fp32_main_gradients_under_bf16() -> None:
+    """Megatron-LM's ``validate_args`` turns on ``accumulate_allreduce_grads_in_fp32`` for every
+    ``--bf16`` run that does not pass ``--grad-reduce-in-bf16`` (FlagScale@6fc099c
+    ``megatron/arguments.py``; ``megatron/training/arguments.py`` of the core_v0.6.0 era): the
+    FlagPerf Megatron launch scripts pass ``--bf16`` alone, so exactly the rows whose notes cite it
+    run ``-fp32reduce``.  Their gradients take 4 bytes, and on the 440-GPU row the fp32
+    reduce-scatter exposes more than a 16-bit one would."""
+    cited = [r for r in USED if "accumulate_allreduce_grads_in_fp32" in r["notes"]]
+    assert len(cited) == 15 and all(r["source"] == "flagperf" for r in cited)
+    assert all(engine_for(r["engine"]).grad_bytes == 4 for r in cited)
+    assert all(engine_for(r["engine"]).grad_bytes == 2 for r in USED if r["engine"] == "modern")
+    row = next(r for r in cited if r["id"] == "flagperf-llama3-8b-h100x440-bf16")
+    half = {**row, "engine": row["engine"].replace("-fp32reduce", "")}
+    fp32, bf16 = evaluate_row(row), evaluate_row(half)
+    assert fp32["memory_gib"]["gradients"] == pytest.approx(2.0 * bf16["memory_gib"]["gradients"])
+    assert fp32["time_s"]["dp_exposed"] > bf16["time_s"]["dp_exposed"]
+
+
+def test_flagperf_h100_rows_run_cudnn_attention_as_transformer_engine_prefers_on_hopper() -> None:
+    """The FlagPerf Llama 3 H100 rows run Megatron-Core's TE layers in NGC PyTorch 24.02 with no
+    ``NVTE_*`` override: Transformer Engine prefers cuDNN FusedAttention over FlashAttention on
+    sm90 since TE 1.2 (NVIDIA/TransformerEngine PR #497), so every row whose notes cite that
+    keeps ``hopper_attention`` although the READMEs say "flash attention 2"."""
+    cited = [r for r in USED if "PR #497" in r["notes"]]
+    assert len(cited) == 6 and all(r["gpu"] == "H100-SXM" for r in cited)
+    assert all(engine_for(r["engine"]).hopper_attention for r in cited)
+    flagperf_hopper = [r for r in USED if r["source"] == "flagperf" and r["gpu"] != "A800"]
+    assert {r["id"] for r in flagperf_hopper if engine_for(r["engine"]).hopper_attention} == {
+        r["id"] for r in cited
+    }
+
 
 def test_nooverlapgrad_suffix_exposes_the_data_parallel_reduction() -> None:
     """``<preset>-nooverlapgrad`` (Megatron launched without ``--overlap-grad-reduce``, which is
