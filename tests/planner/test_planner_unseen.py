@@ -152,18 +152,51 @@ def test_cpag_suffix_runs_llama3_context_parallelism_as_an_all_gather() -> None:
     assert ag == [r["id"] for r in USED if r["source"] == "llama3-herd-2024"] and len(ag) == 3
 
 
-def test_nemo_llama3_rows_reduce_in_bf16_as_their_launcher_examples() -> None:
-    """The NeMo 24.07 Llama 3 rows ran as the launcher's H100 FP8 examples of the same
-    configuration, which pass ``+training.model.optim.grad_sync_dtype=bf16`` (SOURCE.md): their
-    engines keep 2-byte gradients with apex's master remainders, and every row whose notes cite
-    that override does too."""
+def test_nemo_rows_reduce_in_bf16_as_their_launcher_examples() -> None:
+    """The NeMo 24.07 Llama 3 8B/70B, Llama 2 70B and 128-GPU GPT-3 175B rows ran as the
+    launcher's H100 FP8 examples of the same configuration, which pass
+    ``+training.model.optim.grad_sync_dtype=bf16`` (SOURCE.md): their engines keep 2-byte
+    gradients with apex's master remainders, and every row whose notes cite that override does
+    too."""
     by_id = {r["id"]: r for r in USED}
-    for rid in ("nemo2407-llama3-8b", "nemo2407-llama3-70b"):
+    rows = (
+        "nemo2407-llama3-8b",
+        "nemo2407-llama3-70b",
+        "nemo2407-llama2-70b",
+        "nemo2407-gpt3-175b-128",
+    )
+    for rid in rows:
         e = engine_for(by_id[rid]["engine"])
         assert e.grad_bytes == 2 and e.master_weight_bytes == 2
     cited = [r for r in USED if "grad_sync_dtype=bf16" in r["notes"]]
-    assert len(cited) == 2
+    assert sorted(r["id"] for r in cited) == sorted(rows)
     assert all(engine_for(r["engine"]).grad_bytes == 2 for r in cited)
+
+
+#: the sourced rules that keep a Megatron-family run's gradients in fp32 (SOURCE.md): NeMo 1.0's
+#: ``grad_sync_dtype`` default, Megatron-LM's bf16 ``validate_args`` rule, the Llama 3 paper
+FP32_GRAD_RULES = (
+    "grad_sync_dtype 'fp32'",
+    "accumulate_allreduce_grads_in_fp32",
+    "FP32 gradient accumulation and FP32 reduce-scatter",
+)
+#: the sourced settings that keep them 16-bit: the launcher examples' override, Megatron-Bridge's
+#: ``grad_reduce_in_fp32`` False, dgxc's GPT-3 yaml
+BF16_GRAD_RULES = ("grad_sync_dtype=bf16", "grad_reduce_in_fp32 False", "grad_sync_dtype bf16")
+
+
+def test_megatron_family_gradient_bytes_follow_the_cited_rule() -> None:
+    """Among the Megatron-Core (``modern*``) rows, exactly those whose notes cite an fp32 gradient
+    rule keep 4-byte gradients, and every ``modern*`` row cites one rule or the other, so its
+    gradient dtype is read from its source rather than assumed."""
+    modern = [r for r in USED if r["engine"].startswith("modern")]
+    fp32 = [r["id"] for r in modern if any(k in r["notes"] for k in FP32_GRAD_RULES)]
+    four = [r["id"] for r in modern if engine_for(r["engine"]).grad_bytes == 4]
+    assert fp32 == four and len(four) == 36
+    for r in modern:
+        cites_fp32 = any(k in r["notes"] for k in FP32_GRAD_RULES)
+        cites_bf16 = any(k in r["notes"] for k in BF16_GRAD_RULES)
+        assert cites_fp32 != cites_bf16, r["id"]
 
 
 def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> None:
