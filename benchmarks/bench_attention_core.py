@@ -43,9 +43,9 @@ import numpy as np
 
 from gpuwise.catalog.loader import get_accelerator
 from gpuwise.planner.dropout_rng import rng_excess
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import single
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup

@@ -26,8 +26,8 @@ import time
 
 from gpuwise.calibrate.microbench import calibrate, step_clock
 from gpuwise.calibrate.profile import DeviceProfile
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import Engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import memory_breakdown
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Setup, single

@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.catalog.loader import get_accelerator
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flash_rate import (
     FA1_FWD_BWD_64,
     FA2_FWD,
@@ -35,6 +34,7 @@ from gpuwise.planner.flash_rate import (
     SEQS,
     flash_tflops,
 )
+from gpuwise.planner.hardware import Hardware
 
 #: "FlashAttention Triton", causal forward + backward, head dimension 64 (Dao 2023 Fig. 4 c).
 TRITON_FWD_BWD_64 = np.array([59.0, 75.0, 79.0, 76.0, 79.0, 67.0])

@@ -37,7 +37,7 @@ try:
     )
 except ModuleNotFoundError:  # run as a script: benchmarks/ itself is on sys.path
     from bench_planner_unseen import CSV, accelerator_for, engine_for, evaluate_row, load_rows
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.launch import DISPATCH_US, layer_kernels
 from gpuwise.planner.layer_time import layer_gemms, layer_times
 from gpuwise.planner.models import get_model

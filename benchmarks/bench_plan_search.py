@@ -12,7 +12,7 @@ import argparse
 import time
 
 from gpuwise.catalog import get_accelerator, parse_gpu_spec
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup
 from gpuwise.planner.search import search

@@ -11,8 +11,8 @@ import pytest
 from benchmarks.bench_attention_core import implied_rates
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.dropout_rng import rng_excess
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

@@ -11,8 +11,8 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, link, ring_gather
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

@@ -12,8 +12,8 @@ import pytest
 from benchmarks.bench_attention_core import K22_SELECTIVE_MS, korthikanti_22b_recompute_ms
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess, rng_rate
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

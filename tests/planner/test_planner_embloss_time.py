@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

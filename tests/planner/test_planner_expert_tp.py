@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.expert_tp import ep_span, expert_dp, expert_tp
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_gemms, layer_times
 from gpuwise.planner.memory import memory_breakdown, stage_params
 from gpuwise.planner.models import get_model

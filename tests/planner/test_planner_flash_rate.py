@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.flash_rate import (
     AMPERE_KERNEL_ON_HOPPER,
@@ -21,6 +20,7 @@ from gpuwise.planner.flash_rate import (
     flash_tflops,
     peak_fraction,
 )
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

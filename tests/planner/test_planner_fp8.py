@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import (
-    Hardware,
-    achievable_tflops,
-    burst_gemm_fraction,
-    large_gemm_fraction,
-)
+from gpuwise.planner.efficiency import achievable_tflops, burst_gemm_fraction, large_gemm_fraction
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.fp8 import quantize_bytes_per_token
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import layer_activation_bytes, microbatches, stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

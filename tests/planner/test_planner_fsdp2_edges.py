@@ -10,10 +10,10 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTRA_S
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.fsdp2_edges import edge_params
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import get_model
 
 TITAN = ENGINES["torchtitan"]

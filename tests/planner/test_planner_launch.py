@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.launch import DISPATCH_US, EAGER_RMSNORM_OPS, layer_kernels, paced
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model

@@ -10,8 +10,8 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner import llama_block
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

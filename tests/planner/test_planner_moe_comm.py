@@ -12,9 +12,10 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, link
-from gpuwise.planner.efficiency import NET_FRACTION, Hardware
+from gpuwise.planner.efficiency import NET_FRACTION
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import stage_params
 from gpuwise.planner.models import get_model
 from gpuwise.planner.moe_comm import deepep_rates, ep_alltoall_time, nodes_per_token

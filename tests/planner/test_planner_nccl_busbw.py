@@ -19,9 +19,10 @@ from gpuwise.planner.collectives import (
     ring_allreduce,
     ring_gather,
 )
-from gpuwise.planner.efficiency import Hardware, gather_link_gbs, link_gbs
+from gpuwise.planner.efficiency import gather_link_gbs, link_gbs
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

@@ -10,10 +10,10 @@ import pytest
 
 from gpuwise.catalog import get_accelerator
 from gpuwise.errors import GpuwiseError
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.flops import recompute_flops_per_token
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import layer_activation_bytes
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup, single

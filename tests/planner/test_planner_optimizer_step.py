@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import MEM_BW_FRACTION, Hardware
+from gpuwise.planner.efficiency import MEM_BW_FRACTION
 from gpuwise.planner.engines import ENGINES
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import get_model
 from gpuwise.planner.optimizer_step import (
     SPLIT_LAUNCH_MS,

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from gpuwise.calibrate.profile import AttentionPoint, DeviceProfile, GemmPoint
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import Engine
 from gpuwise.planner.flash_rate import first_generation_share
 from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import FLASH_BWD_RATIO, layer_times
 from gpuwise.planner.memory import layer_activation_bytes, memory_breakdown
 from gpuwise.planner.models import ModelConfig

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware, achievable_tflops, large_gemm_fraction
+from gpuwise.planner.efficiency import achievable_tflops, large_gemm_fraction
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Setup
 from gpuwise.planner.search import search

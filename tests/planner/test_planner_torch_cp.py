@@ -12,8 +12,8 @@ import pytest
 from gpuwise.catalog import get_accelerator
 from gpuwise.planner.collectives import link, ring_gather
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import Candidates, Setup, single

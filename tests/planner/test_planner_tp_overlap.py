@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.efficiency import Hardware, nccl_ctas, sm_count
+from gpuwise.planner.efficiency import nccl_ctas, sm_count
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import evaluate_config
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_gemms
 from gpuwise.planner.models import get_model
 from gpuwise.planner.parallel import single

@@ -13,9 +13,9 @@ from gpuwise.catalog import get_accelerator, parse_gpu_spec
 from gpuwise.cli.apps import plan_app
 from gpuwise.errors import GpuwiseError
 from gpuwise.planner.advice import explain_no_fit, min_gpus_for_deadline
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import resolve_engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig, list_models
 from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Setup
 from gpuwise.planner.request import build_model, parse_count, parse_duration_days

@@ -10,9 +10,11 @@ Stable API (other modules import these names):
   ``gemm_time_s(acc, m, n, k, precision, count)``, ``achievable_mem_bw_gbs(acc)``,
   ``large_gemm_fraction(acc, precision="bf16")`` (= ``burst_gemm_fraction(acc, precision) *
   sustained_clock_ratio(acc)``; FP8 has its own measured burst ceiling),
-  ``link_gbs(acc)``, and ``Hardware`` (``from_catalog(acc)`` / ``from_profile(profile)``;
+  ``link_gbs(acc)``.
+- ``gpuwise.planner.hardware``: ``Hardware`` (``from_catalog(acc)`` / ``from_profile(profile)``;
   ``gemm_time``, ``stream_time``, ``peak_tflops``, ``supports(precision)``; with a profile's
-  optional measurements also ``attention_time`` and ``kernel_time(nbytes, "dropout")``).
+  optional measurements also ``attention_time`` and ``kernel_time(nbytes, "dropout")``; still
+  importable from ``gpuwise.planner.efficiency``).
 - ``gpuwise.planner.flops``: ``model_flops_per_token(model, seq)``,
   ``hardware_flops_per_token(model, seq, recompute)``, ``flops_per_step(model, seq,
   global_batch, recompute)``, ``narayanan_flops_per_iteration``, ``korthikanti_model_flops``,
@@ -29,7 +31,8 @@ Stable API (other modules import these names):
   net_gbs_per_gpu) -> dict`` (one configuration: ``memory_gib`` per term, ``fits``,
   ``time_s`` per term, FLOPs per step, tokens/s per GPU, TFLOP/s, MFU, HFU, days, GPU-hours,
   energy) and the vectorized ``evaluate(model, hw, setup, cands)``.
-- ``gpuwise.planner.parallel``: ``Engine`` / ``ENGINES`` (software behaviour presets),
+- ``gpuwise.planner.engines``: ``Engine`` / ``ENGINES`` (software behaviour presets; also
+  importable from ``gpuwise.planner.parallel``); ``gpuwise.planner.parallel``:
   ``Setup`` (run inputs), ``Candidates`` (arrays), ``single(...)``.
 - ``gpuwise.planner.search``: ``search(model, hw, setup, fixed, top) -> SearchResult``
   (``ranked`` rows in the ``plan train --json`` shape, ``evaluated``, ``rejected`` by reason).

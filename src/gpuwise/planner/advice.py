@@ -8,7 +8,7 @@ import math
 from dataclasses import replace
 from typing import Any
 
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Setup
 from gpuwise.planner.search import SearchResult, search

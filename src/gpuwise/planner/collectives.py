@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import NET_FRACTION, Hardware
+from gpuwise.planner.efficiency import NET_FRACTION
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.parallel import Setup
 
 #: NCCL's own cost model for ring collectives with the Simple protocol (the one it picks for

@@ -31,8 +31,8 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner.collectives import link, ring_gather
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.flops import attn_dims
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup
 

@@ -16,7 +16,8 @@ from functools import cache
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware, _raw
+from gpuwise.planner.efficiency import _raw
+from gpuwise.planner.hardware import Hardware
 
 #: HBM bytes per element of Megatron-LM's fused bias-dropout-add forward on 16-bit data:
 #: read the input and the residual, write the output and a 1-byte mask

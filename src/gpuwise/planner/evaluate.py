@@ -19,9 +19,9 @@ import numpy as np
 
 from gpuwise.catalog import Accelerator, get_accelerator
 from gpuwise.errors import GpuwiseError, did_you_mean
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.flops import model_flops_per_token, recompute_flops_per_token
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import GIB, memory_breakdown
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.overhead import runtime_overhead

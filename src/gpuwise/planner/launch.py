@@ -40,8 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import Engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig
 
 #: CPU time per eager PyTorch op on CUDA, microseconds: PyTorch's Python and dispatcher cost of

@@ -19,11 +19,11 @@ from gpuwise.planner import llama_block
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.expert_tp import ep_span, expert_tp
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.fp8 import quantize_bytes_per_token
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import ep_alltoall_time

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.engines import Engine
+from gpuwise.planner.hardware import Hardware
 
 #: Fused Adam / AdamW over one 128th of Llama-2-70B's parameters (0.54e9, bf16: 14 B each), on
 #: an H100 (HBM2e, 2.4 TB/s, 500 W), in ms: (launches of at most 320 blocks, one launch) --

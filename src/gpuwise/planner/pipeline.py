@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 
 
 def pipeline_time(

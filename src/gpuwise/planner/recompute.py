@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gpuwise.errors import GpuwiseError
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates, Setup
 

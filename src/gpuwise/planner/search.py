@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.evaluate import evaluate
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import GIB
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import PRECISIONS, RECOMPUTE, Candidates, Setup

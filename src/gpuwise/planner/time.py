@@ -22,7 +22,7 @@ it with, :mod:`gpuwise.planner.tp_overlap`, and may overlap pipeline p2p and the
 optimizer's parameter all-gather), sequence parallelism (and its backward re-gather), fused
 gradient accumulation, the flash-attention generation, the gradient precision.
 
-Rates come from :class:`~gpuwise.planner.efficiency.Hardware`: with a device profile, a
+Rates come from :class:`~gpuwise.planner.hardware.Hardware`: with a device profile, a
 measured rate replaces the modelled one of its kernel class (the fused attention core at the
 measured SDPA forward/backward TFLOP/s instead of the published kernel rates of
 :mod:`~gpuwise.planner.flash_rate`; forward dropout
@@ -44,7 +44,6 @@ from gpuwise.planner.collectives import (
     ring_allreduce,
     ring_gather,
 )
-from gpuwise.planner.efficiency import Hardware
 from gpuwise.planner.expert_tp import ep_span, expert_dp, expert_tp
 from gpuwise.planner.fp8 import weight_cast_bytes
 from gpuwise.planner.fsdp2_copies import (
@@ -54,6 +53,7 @@ from gpuwise.planner.fsdp2_copies import (
 )
 from gpuwise.planner.fsdp2_edges import edge_params
 from gpuwise.planner.fsdp_grad import flat_grad_pass_bytes
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig

@@ -39,8 +39,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware, nccl_ctas, sm_count
+from gpuwise.planner.efficiency import nccl_ctas, sm_count
 from gpuwise.planner.engines import Engine
+from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.parallel import Candidates
 

@@ -3,7 +3,7 @@
 Megatron-LM's ``CoreAttention`` (``megatron/model/transformer.py``) runs, per head, a
 ``baddbmm`` for ``Q K^T`` that writes the ``s x s`` scores, the fused scale-mask-softmax
 kernel, ``torch.nn.Dropout`` on the probabilities and a ``bmm`` with ``V`` that reads them
-back.  This module prices those kernels on a :class:`~gpuwise.planner.efficiency.Hardware`:
+back.  This module prices those kernels on a :class:`~gpuwise.planner.hardware.Hardware`:
 the GEMMs at the GEMM model, except that the two whose time is writing the scores (``Q K^T``,
 and ``dO V^T`` backward, k = head dim) move their bytes no faster than a store-bound cuBLAS
 GEMM was measured to (:data:`STORE_BOUND_GEMM_FRACTION`); the softmax and dropout kernels as
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gpuwise.planner.efficiency import Hardware
+from gpuwise.planner.hardware import Hardware
 
 #: HBM bytes per score element of the fused scale-mask-softmax: read and write 16 bits
 #: forward; read the output gradient and the saved probabilities, write the input gradient
