@@ -166,6 +166,7 @@ def layer_times(
     gemm_f = np.zeros(len(c))
     gemm_b = np.zeros(len(c))
     exp_t = [np.zeros(len(c)) for _ in range(3)]  # routed experts: forward, dgrad, wgrad
+    overlap_a2a = moe and eng.ep_a2a_overlap
     for prec_idx, prec in ((0, "bf16"), (1, "fp8")):
         sel = c.fp8 == prec_idx
         if not sel.any():
@@ -176,7 +177,8 @@ def layer_times(
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
             gemm_f[sel] += f
             gemm_b[sel] += b
-        for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if moe else []:
+        # the routed experts' share, which only the EP all-to-all overlap needs
+        for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if overlap_a2a else []:
             exp_t[0][sel] += hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             exp_t[1][sel] += hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
             exp_t[2][sel] += hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
@@ -256,6 +258,7 @@ def layer_times(
     # a reduce-scatter (same bytes), and the backward pass gathers the sequence-sharded
     # inputs of the two column-parallel GEMMs once more for their weight gradients -- they
     # are not kept (Korthikanti et al. 2022 sec. 4.2.2): 6 gather-sized ops backward, not 4.
+    base_gemms = layer_gemms(model, moe, c, tok)  # the layer's GEMMs at the default expert TP
     bw, lat = link(hw, setup, c.tp)
     gbw = link(hw, setup, c.tp, gather=True)[0]  # all-gathers and reduce-scatters
     # the forward's all-gathers (SP) or all-reduces (no SP): what op-level SAC re-runs
@@ -275,12 +278,11 @@ def layer_times(
     if eng.sequence_parallel and (eng.overlap_tp or eng.tp_async_bwd):
         # each collective charged against the GEMM Transformer Engine runs it under
         gather = ring_gather(2.0 * h * tok, c.tp, gbw, lat)
-        gemms = layer_gemms(model, moe, c, tok)
         ag8 = gather - fp8_gather_saving
         coll = {"ag_in": ag8, "rs_out": gather, "ag_grad": ag8, "ag_re": ag8, "rs_grad": gather}
         names = ("attn",) if etp1_block else ("attn", "mlp")
         comm_f, comm_b = sp_block_comm(
-            hw, eng, c, gemms, gemm_roles(model, moe), coll, names
+            hw, eng, c, base_gemms, gemm_roles(model, moe), coll, names
         )
     else:
         # each all-reduce, or under SP its all-gather + reduce-scatter: two NCCL calls, each
@@ -316,13 +318,13 @@ def layer_times(
     comm_f = comm_f + cp_f
     comm_b = comm_b + cp_b
     # fixed per-op cost: the CPU's dispatch where it is slower than the GPU (planner.launch)
-    n_gemm = np.sum([g[3] for g in layer_gemms(model, moe, c, tok)], axis=0)
+    n_gemm = np.sum([g[3] for g in base_gemms], axis=0)
     k_f, k_b = layer_kernels(model, eng, moe, c.tp, n_gemm)
     gpu_f, gpu_b = gemm_f + attn_f + elem_f + comm_f, gemm_b + attn_b + elem_b + comm_b
     # the all-to-all hidden by Megatron-Core's 1F1B EP overlap (planner.moe_overlap), taken off
     # the paired forward + backward in time.step_time; none under full recompute
     hidden = np.zeros(len(c))
-    if moe and eng.ep_a2a_overlap:
+    if overlap_a2a:
         hidden = a2a_hidden(gpu_f, gpu_b, a2a, *exp_t)
         hidden = np.where(c.recompute == 2, 0.0, hidden)
     return {

@@ -118,7 +118,8 @@ def step_time(
     else:
         selective = lt["attn_f"] + lt["scores_f"]
     recompute = np.select([c.recompute == 2, c.recompute == 1], [fwd, selective], 0.0)
-    layer_mb = per_stage * (fwd + bwd + recompute)
+    unit = fwd + bwd + recompute  # one layer's micro-batch
+    layer_mb = per_stage * unit
     # output layer + loss on the last stage (vocab-parallel GEMM, fp32 cross-entropy)
     tok = setup.seq * c.micro_batch / c.cp
     ones = np.ones(len(c))
@@ -166,7 +167,6 @@ def step_time(
         # pipeline_memory): the middle ranks run one layer more than the even split, the last
         # rank one layer fewer besides its output layer and loss; the heavier of the two sets
         # the pace, and the bubble is the middle ranks' micro-batch
-        unit = fwd + bwd + recompute
         split = c.pp > 1
         slots = stage_layers(model.layers + 2, c.pp, c.vpp)
         layer_mb = np.where(split, slots * unit, layer_mb)
