@@ -11,14 +11,19 @@ import numpy as np
 import pytest
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, link
+from gpuwise.planner.collectives import LAT_BASE_S, LAT_INTER_S, LAT_INTRA_S, link
 from gpuwise.planner.efficiency import NET_FRACTION
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.evaluate import evaluate_config
 from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.memory import stage_params
 from gpuwise.planner.models import get_model
-from gpuwise.planner.moe_comm import deepep_rates, ep_alltoall_time, nodes_per_token
+from gpuwise.planner.moe_comm import (
+    deepep_rates,
+    ep_alltoall_time,
+    nccl_alltoall_time,
+    nodes_per_token,
+)
 from gpuwise.planner.parallel import Setup, single, stage_layers
 from gpuwise.planner.time import step_time
 
@@ -57,13 +62,34 @@ def test_deepep_charges_one_rdma_copy_per_destination_node() -> None:
     c = single(dp=64, pp=4, ep=64, zero=3)
     setup = Setup(4096, 512, 256, net_gbs_per_gpu=50.0, engine=AUTOMODEL)
     tok = np.array([4096.0])
-    bw, lat = np.array([45.0]), np.array([LAT_INTER_S])
-    t = ep_alltoall_time(DSV3, c, setup, bw, lat, tok)
+    nvlink = (np.array([369.0]), np.array([LAT_INTRA_S]))
+    net = (np.array([45.0]), np.array([LAT_INTER_S]))
+    t = ep_alltoall_time(DSV3, c, setup, nvlink, net, tok)
     nbytes = 4096 * 1 * 2 * DSV3.hidden
     assert t[0] == pytest.approx(nbytes / 51e9 + nbytes / 50e9)
-    nccl = ep_alltoall_time(DSV3, c, replace(setup, engine=ENGINES["fsdp"]), bw, lat, tok)
-    assert nccl[0] == pytest.approx(2 * (63 / 64 * 2 * DSV3.hidden * 4096 * 8 / 45e9 + LAT_INTER_S))
+    nccl = ep_alltoall_time(DSV3, c, replace(setup, engine=ENGINES["fsdp"]), nvlink, net, tok)
+    # NCCL: the 56 of 64 shares bound for the other 7 nodes leave through the GPU's NIC
+    assert nccl[0] == pytest.approx(2 * (56 / 64 * 2 * DSV3.hidden * 4096 * 8 / 45e9 + LAT_INTER_S))
     assert t[0] < 0.2 * nccl[0]
+
+
+def test_nccl_alltoall_sends_off_node_shares_through_the_nic_and_the_rest_over_nvlink() -> None:
+    nbytes = np.array([64e6])
+    nvlink = (np.array([369.0]), np.array([0.0]))
+    net = (np.array([45.0]), np.array([0.0]))
+    one = np.array([1.0])
+    # EP 8 in one node: 7/8 of the buffer over NVLink, nothing on the network
+    t8 = nccl_alltoall_time(nbytes, 8 * one, 8 * one, 8, nvlink, net)
+    assert t8[0] == pytest.approx(7 / 8 * 64e6 / 369e9)
+    # EP 16 over two nodes: half the buffer through the NIC (the NVLink half runs beside it)
+    t16 = nccl_alltoall_time(nbytes, 16 * one, 16 * one, 8, nvlink, net)
+    assert t16[0] == pytest.approx(8 / 16 * 64e6 / 45e9)
+    # EP 16 with TP 2 inside it (span 32): 4 members per node, 12 of 16 shares off the node
+    t16tp = nccl_alltoall_time(nbytes, 16 * one, 32 * one, 8, nvlink, net)
+    assert t16tp[0] == pytest.approx(12 / 16 * 64e6 / 45e9)
+    # many nodes: nearly the whole buffer through one NIC, as the maintainers describe
+    t256 = nccl_alltoall_time(nbytes, 256 * one, 256 * one, 8, nvlink, net)
+    assert t256[0] == pytest.approx(248 / 256 * 64e6 / 45e9)
 
 
 def test_deepep_leaves_intra_node_expert_parallelism_on_nccl() -> None:

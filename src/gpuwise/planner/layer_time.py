@@ -298,7 +298,9 @@ def layer_times(
         # token dispatch + combine forward; backward the combine's gradient is dispatched and
         # the dispatch's gradient combined: the same traffic (planner.moe_comm)
         span = ep_span(c, eng)
-        a2a = ep_alltoall_time(model, c, setup, *link(hw, setup, span), tok * etp / t, span)
+        ones = np.ones(len(c))
+        nvlink, net = link(hw, setup, ones), link(hw, setup, ones + setup.gpus_per_node)
+        a2a = ep_alltoall_time(model, c, setup, nvlink, net, tok * etp / t, span)
     else:
         a2a = np.zeros(len(c))
     comm_f = comm_f + a2a

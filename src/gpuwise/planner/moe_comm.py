@@ -3,7 +3,14 @@
 Two implementations (``Engine.ep_dispatch``):
 
 * ``nccl``: an all-to-all over the EP group, every routed copy of a token (``top_k`` per token,
-  ``(ep-1)/ep`` of them remote) on the link the group spans (``collectives.link``).
+  ``(ep-1)/ep`` of them remote).  NCCL runs an all-to-all as one grouped send/receive per peer,
+  each on the transport that reaches that peer: NVLink within a node, the GPU's NIC across
+  nodes.  "Alltoall cannot aggregate the bandwidth of multiple NICs, so the performance you
+  should see is the performance of a single NIC" (NCCL maintainer, NVIDIA/nccl-tests issue
+  #267, where a second maintainer adds that the reported bandwidth averages over all the p2p
+  transfers, some of them over NVLink).  So the copies for peers on other nodes go through the
+  GPU's own NIC while the on-node peers' copies cross NVLink at the same time, and the slower
+  of the two sets the time (:func:`nccl_alltoall_time`).
 * ``deepep``: DeepEP's normal (high-throughput) kernels when the EP group spans nodes
   (deepseek-ai/DeepEP V1, docs/legacy.md "Normal kernels with NVLink and RDMA forwarding"):
   a token crosses the network once per destination *node* and is forwarded from there to that
@@ -97,24 +104,46 @@ def deepep_time(
     return out
 
 
+def nccl_alltoall_time(
+    nbytes: np.ndarray,
+    ep: np.ndarray,
+    span: np.ndarray,
+    gpus_per_node: int,
+    nvlink: tuple[np.ndarray, np.ndarray],
+    net: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Seconds of one NCCL all-to-all in which each of ``ep`` ranks (spread evenly over
+    ``span`` consecutive GPUs) holds ``nbytes`` for all of them, an ``1/ep`` share each.
+
+    ``nvlink`` and ``net`` are the (GB/s, hop latency) of the intra-node link and of one GPU's
+    NIC.  The on-node peers' shares cross NVLink while the other nodes' shares leave through the
+    GPU's own NIC (see the module docstring); the two run at once and the slower sets the time.
+    ``ep / span`` of a node's GPUs belong to the group (all of it when it fits in a node)."""
+    on_node = np.clip(gpus_per_node * ep / span, 1.0, ep)
+    intra = (on_node - 1.0) / ep * nbytes / (nvlink[0] * 1e9) + nvlink[1]
+    inter = (ep - on_node) / ep * nbytes / (net[0] * 1e9) + net[1]
+    return np.where(on_node < ep, np.maximum(intra, inter), intra)
+
+
 def ep_alltoall_time(
     model: ModelConfig,
     c: Candidates,
     setup: Setup,
-    bw: np.ndarray,
-    lat: np.ndarray,
+    nvlink: tuple[np.ndarray, np.ndarray],
+    net: tuple[np.ndarray, np.ndarray],
     tok: np.ndarray,
     span: np.ndarray | None = None,
 ) -> np.ndarray:
     """Seconds of one MoE dispatch plus one combine per micro-batch (``Engine.ep_dispatch``) of
-    ``tok`` tokens per GPU, given the (GB/s, hop latency) of the link the EP group spans (``span``
-    consecutive ranks, by default ``tp * cp * ep``): an NCCL all-to-all of the ``(ep-1)/ep``
-    remote share of each token's ``top_k`` copies, or DeepEP's per-node RDMA copies where the
-    group spans nodes."""
+    ``tok`` tokens per GPU, given the (GB/s, hop latency) of the intra-node link and of one
+    GPU's NIC, for an EP group spanning ``span`` consecutive ranks (by default
+    ``tp * cp * ep``): an NCCL all-to-all of each token's ``top_k`` copies
+    (:func:`nccl_alltoall_time`), or DeepEP's per-node RDMA copies where the group spans
+    nodes."""
     if span is None:
         span = c.tp * c.cp * c.ep
-    one = (c.ep - 1) / c.ep * 2.0 * model.hidden * tok * model.top_k / (bw * 1e9) + lat
-    a2a = 2.0 * one
+    copies = 2.0 * model.hidden * tok * model.top_k
+    a2a = 2.0 * nccl_alltoall_time(copies, c.ep, span, setup.gpus_per_node, nvlink, net)
     eng = setup.engine
     if eng.ep_dispatch == "deepep":
         deep = deepep_time(
