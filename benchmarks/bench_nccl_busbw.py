@@ -14,12 +14,18 @@ A diagnostic of the model against its sources: ``efficiency.yaml`` ``gather_link
 (NVLink 4) is taken from the all-gather / reduce-scatter rows at their largest sizes; nothing
 else is set from these numbers.
 
+It then prints the planner's MoE all-to-all (``planner.moe_comm.nccl_alltoall_time``) beside
+Megatron-Core's published H100 all-to-all dispatcher latencies, EP 8-64 (arXiv 2603.07685
+Table 7, ``tests/data/planner/mcore_moe_a2a_h100.csv``; shapes and assumptions in
+``tests/planner/mcore_a2a.py``).
+
     PYTHONPATH=src .venv/bin/python benchmarks/bench_nccl_busbw.py
 """
 
 from __future__ import annotations
 
 import csv
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +33,9 @@ import numpy as np
 from gpuwise.catalog.loader import get_accelerator
 from gpuwise.planner.collectives import LAT_INTRA_S, ring_allreduce, ring_gather
 from gpuwise.planner.efficiency import gather_link_gbs, link_gbs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: tests/ rows
+from tests.planner import mcore_a2a  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "planner" / "nccl_busbw.csv"
 
@@ -60,6 +69,12 @@ def main() -> None:
         mod = modelled_busbw(r["gpu"], r["op"], n, size)
         label = f"{size / 2**20:.0f}M" if size < 2**30 else f"{size / 2**30:.0f}G"
         print(f"  {label:>8} {pub:9.1f} {mod:7.1f} {pub / mod:6.2f}")
+    print("\nMegatron-Core all-to-all dispatcher on H100 (arXiv 2603.07685 Table 7), microseconds;"
+          " ratio = model / published")
+    print(f"  {'phase':>8} {'EP':>3} {'published':>9} {'model':>7} {'ratio':>6}")
+    for r in mcore_a2a.ROWS:
+        pub, mod = float(r["h100_alltoall_us"]), mcore_a2a.modelled_us(int(r["ep"]))
+        print(f"  {r['phase']:>8} {r['ep']:>3} {pub:9.0f} {mod:7.0f} {mod / pub:6.2f}")
 
 
 if __name__ == "__main__":
