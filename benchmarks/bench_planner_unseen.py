@@ -64,6 +64,7 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: ``DistributedDataParallelConfig.overlap_grad_reduce = False`` in
 #: ``megatron/core/distributed/distributed_data_parallel_config.py`` @00119989).
 ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
+    "-deepep": {"ep_dispatch": "deepep"},
     "-nooverlapgrad": {"overlap_dp": False},
     "-nofusedattn": {"hopper_attention": False},
     "-a2aoverlap": {"ep_a2a_overlap": True},
@@ -79,6 +80,8 @@ ENGINE_SUFFIXES: dict[str, dict[str, Any]] = {
 
 def engine_for(name: str) -> Engine:
     """An engine preset, or a preset with the :data:`ENGINE_SUFFIXES` its name ends in."""
+    if name in ENGINES:  # a preset whose own name ends like a suffix (``automodel-deepep``)
+        return ENGINES[name]
     for suffix, fields in ENGINE_SUFFIXES.items():
         if name.endswith(suffix):
             return replace(engine_for(name.removesuffix(suffix)), name=name, **fields)
