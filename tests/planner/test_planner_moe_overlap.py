@@ -13,6 +13,7 @@ from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
+from gpuwise.planner.moe_comm import DEEPEP_SMS, a2a_sm_share
 from gpuwise.planner.moe_overlap import a2a_hidden
 from gpuwise.planner.parallel import Setup, single
 from gpuwise.planner.time import step_time
@@ -58,3 +59,25 @@ def test_overlap_shortens_the_step_but_not_under_full_recompute() -> None:
     )["step"][0]
     full = single(dp=16, tp=2, pp=8, vpp=4, ep=32, zero=1, precision="fp8", recompute="full")
     assert layer_times(QWEN, True, full, _setup(OVER), H100)["a2a_hidden"][0] == 0.0
+
+
+def test_sm_carve_out_leaves_a_share_of_each_covered_all_to_all_exposed() -> None:
+    """While the all-to-all runs, the compute beside it has the communication kernel's SMs
+    fewer: a phase whose compute covers its half still ends ``half * share`` later."""
+    share = 20.0 / 132.0
+    free = a2a_hidden(_a(6.0), _a(11.0), _a(1.0), _a(2.0), _a(2.0), _a(2.0))
+    held = a2a_hidden(_a(6.0), _a(11.0), _a(1.0), _a(2.0), _a(2.0), _a(2.0), sm_share=share)
+    assert free[0] - held[0] == pytest.approx(4 * 0.5 * share)
+    # phases whose compute (1-2 s) is shorter than the slowed share of their 3 s half are
+    # all-to-all bound whatever the share
+    args = (_a(8.0), _a(10.0), _a(6.0), _a(1.0), _a(1.0), _a(1.0))
+    assert a2a_hidden(*args, sm_share=share)[0] == pytest.approx(a2a_hidden(*args)[0])
+
+
+def test_deepep_holds_its_20_sms_and_nccl_its_thread_blocks() -> None:
+    span, one = np.array([32.0, 8.0]), 8
+    share = a2a_sm_share(132.0, 24.0, span, one, "deepep")
+    assert share[0] == pytest.approx(DEEPEP_SMS / 132.0)  # across nodes: DeepEP's kernels
+    assert share[1] == pytest.approx(24.0 / 132.0)  # within a node the planner keeps NCCL
+    assert a2a_sm_share(132.0, 24.0, span, one, "nccl")[0] == pytest.approx(24.0 / 132.0)
+    assert a2a_sm_share(None, None, span, one, "nccl")[0] == 0.0

@@ -19,6 +19,7 @@ from gpuwise.planner import llama_block
 from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
+from gpuwise.planner.efficiency import nccl_ctas, sm_count
 from gpuwise.planner.expert_tp import ep_span, expert_tp
 from gpuwise.planner.flash_rate import first_generation_share, flash_tflops
 from gpuwise.planner.flops import attn_dims
@@ -26,7 +27,7 @@ from gpuwise.planner.fp8 import quantize_bytes_per_token
 from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
-from gpuwise.planner.moe_comm import ep_alltoall_time
+from gpuwise.planner.moe_comm import a2a_sm_share, ep_alltoall_time
 from gpuwise.planner.moe_overlap import a2a_hidden
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.recompute import block_linears
@@ -327,7 +328,11 @@ def layer_times(
     # the paired forward + backward in time.step_time; none under full recompute
     hidden = np.zeros(len(c))
     if overlap_a2a:
-        hidden = a2a_hidden(gpu_f, gpu_b, a2a, *exp_t)
+        share = a2a_sm_share(
+            sm_count(hw.acc), nccl_ctas(hw.acc), ep_span(c, eng), setup.gpus_per_node,
+            eng.ep_dispatch,
+        )
+        hidden = a2a_hidden(gpu_f, gpu_b, a2a, exp_t[0], exp_t[1], exp_t[2], sm_share=share)
         hidden = np.where(c.recompute == 2, 0.0, hidden)
     return {
         "gemm_f": gemm_f,

@@ -5,12 +5,12 @@ Two implementations (``Engine.ep_dispatch``):
 * ``nccl``: an all-to-all over the EP group, every routed copy of a token (``top_k`` per token,
   ``(ep-1)/ep`` of them remote).  NCCL runs an all-to-all as one grouped send/receive per peer,
   each on the transport that reaches that peer: NVLink within a node, the GPU's NIC across
-  nodes.  "Alltoall cannot aggregate the bandwidth of multiple NICs, so the performance you
-  should see is the performance of a single NIC" (NCCL maintainer, NVIDIA/nccl-tests issue
-  #267, where a second maintainer adds that the reported bandwidth averages over all the p2p
-  transfers, some of them over NVLink).  So the copies for peers on other nodes go through the
-  GPU's own NIC while the on-node peers' copies cross NVLink at the same time, and the slower
-  of the two sets the time (:func:`nccl_alltoall_time`).
+  nodes.  NCCL's maintainers explain (NVIDIA/nccl-tests issue #267) that an all-to-all runs at
+  one NIC's rate, since it cannot spread a GPU's traffic over several NICs, and that its
+  reported bandwidth averages over all the p2p transfers, some of which cross NVLink.  So the
+  copies for peers on other nodes go through the GPU's own NIC while the on-node peers' copies
+  cross NVLink at the same time, and the slower of the two sets the time
+  (:func:`nccl_alltoall_time`).
 * ``deepep``: DeepEP's normal (high-throughput) kernels when the EP group spans nodes
   (deepseek-ai/DeepEP V1, docs/legacy.md "Normal kernels with NVLink and RDMA forwarding"):
   a token crosses the network once per destination *node* and is forwarded from there to that
@@ -44,6 +44,10 @@ DEEPEP_RDMA_GBS: dict[int, tuple[float, float]] = {
     8: (51.0, 50.0),
 }
 DEEPEP_NIC_GBS = 50.0
+#: SMs DeepEP's normal kernels run on: ``deep_ep.Buffer.num_sms = 20`` (deepseek-ai/DeepEP
+#: ``deep_ep/buffer.py``), Megatron-Core's ``moe_deepep_num_sms`` default 20; the Megatron-Core
+#: MoE report (arXiv 2603.07685 sec. 4.2.3) names the same 20 on H100.
+DEEPEP_SMS = 20.0
 ROUTINGS = ("uniform", "blocks")
 
 
@@ -123,6 +127,19 @@ def nccl_alltoall_time(
     intra = (on_node - 1.0) / ep * nbytes / (nvlink[0] * 1e9) + nvlink[1]
     inter = (ep - on_node) / ep * nbytes / (net[0] * 1e9) + net[1]
     return np.where(on_node < ep, np.maximum(intra, inter), intra)
+
+
+def a2a_sm_share(
+    hw_sms: float | None, nccl_ctas: float | None, span: np.ndarray, gpus_per_node: int,
+    dispatch: str,
+) -> np.ndarray:
+    """Share of a GPU's ``hw_sms`` SMs the EP all-to-all kernel holds while it runs: DeepEP's
+    :data:`DEEPEP_SMS` where it carries the traffic (``dispatch == "deepep"`` and the group spans
+    nodes), else NCCL's ``nccl_ctas`` thread blocks; 0 where either count is unknown."""
+    nccl = 0.0 if hw_sms is None or nccl_ctas is None else nccl_ctas / hw_sms
+    deep = 0.0 if hw_sms is None else DEEPEP_SMS / hw_sms
+    inter = (span > gpus_per_node) & (dispatch == "deepep")
+    return np.where(inter, deep, nccl)
 
 
 def ep_alltoall_time(
