@@ -185,6 +185,14 @@ def test_cli_days_null_without_tokens(cli: Callable[..., Any]) -> None:
         (("--model", "llama-2-70b", "--gpus", "16xA801"), "did you mean"),
         (("--model", "lama-2-70b", "--gpus", "16xA800"), "did you mean"),
         (("--layers", "8", "--gpus", "8xA800"), "--hidden"),
+        (("--model", "llama-2-7b", "--gpus", "8xA800", "--precision", "fp8"), "no FP8"),
+        (("--model", "llama-2-7b", "--gpus", "8xA800", "--tp", "16"), "1, 2, 4, 8)"),
+        (("--model", "llama-2-7b", "--gpus", "12xA800", "--tp", "8"), "does not divide the 12"),
+        (("--model", "llama-2-7b", "--gpus", "16xA800", "--ep", "2"), "is dense"),
+        (("--model", "mixtral-8x7b", "--gpus", "16xA800", "--ep", "3"), "(try 1, 2, 4, 8)"),
+        (("--model", "llama-2-7b", "--gpus", "8xA800", "--global-batch", "0"), "at least 1"),
+        (("--model", "llama-2-7b", "--gpus", "8xA800", "--micro-batch", "3"),
+         "without your fixed settings it runs"),
         (("--model", "llama-2-7b", "--kv-heads", "3", "--gpus", "8xA800"), "kv_heads 3"),
         (
             (

@@ -220,6 +220,17 @@ def train_cmd(
     if emit is not None and emit not in ("torchtitan", "deepspeed", "megatron"):
         raise GpuwiseError(f"--emit: expected torchtitan, deepspeed or megatron, got {emit!r}")
     _check_fixed(model.heads, model.layers, tp, pp)
+    for flag, value in (("--global-batch", global_batch), ("--micro-batch", micro_batch),
+                        ("--vpp", vpp), ("--cp", cp), ("--ep", ep)):
+        if value is not None and value < 1:
+            raise GpuwiseError(f"{flag} must be at least 1, got {value}")
+    if ep is not None and ep > 1 and not model.is_moe:
+        raise GpuwiseError(f"--ep {ep} needs a mixture-of-experts model; {model.name} is dense "
+                           "(use --ep 1 or leave it out)")
+    if ep is not None and model.is_moe and model.experts % ep:
+        ok = [d for d in range(1, model.experts + 1) if model.experts % d == 0]
+        raise GpuwiseError(f"--ep {ep} does not divide the model's {model.experts} experts "
+                           f"(try {', '.join(map(str, ok))})")
     fixed: dict[str, object] = {
         k: v
         for k, v in {

@@ -85,10 +85,22 @@ def explain_no_fit(
 ) -> str:
     """One sentence: why ``res`` is empty and the closest thing that would work."""
     if res.evaluated == 0:
+        conflict = _fixed_conflict(model, hw, setup, fixed, gpu_type, owned)
+        if conflict is not None:
+            return conflict
         reasons = ", ".join(f"{k} ({v})" for k, v in sorted(res.rejected.items()))
+        hint = ""
+        if fixed:
+            free = fits_on(model, hw, setup, {}, owned)
+            if free is not None:
+                hint = (
+                    f"; without your fixed settings it runs, e.g. tp={free['tp']} "
+                    f"pp={free['pp']} zero={free['zero']} recompute={free['recompute']} "
+                    f"micro_batch={free['micro_batch']}"
+                )
         return (
             f"no parallel configuration of {owned} {gpu_type} divides this model and batch "
-            f"(rejected: {reasons})"
+            f"(rejected: {reasons}){hint}"
         )
     hbm = hw.acc.memory_gib * (1 - setup.mem_margin)
     fix = nearest_fit(model, hw, setup, fixed, gpu_type, owned)
@@ -96,6 +108,41 @@ def explain_no_fit(
         f"{model.name} does not fit on {owned} {gpu_type} in any configuration (the leanest "
         f"needs {res.smallest_memory_gib:.1f} GiB per GPU, {hbm:.1f} usable); {fix}"
     )
+
+
+def _fixed_conflict(
+    model: ModelConfig,
+    hw: Hardware,
+    setup: Setup,
+    fixed: dict[str, object],
+    gpu_type: str,
+    owned: int,
+) -> str | None:
+    """A sentence naming the fixed setting that rules out every configuration, with what would
+    work instead, or None when no single fixed setting is to blame."""
+    if fixed.get("precision") == "fp8" and not hw.supports("fp8"):
+        return f"{gpu_type} has no FP8 tensor cores; use --precision bf16 (or leave it free)"
+    span = 1
+    for key in ("tp", "pp", "cp"):
+        span *= int(fixed.get(key, 1))  # type: ignore[call-overload]
+    if span > 1 and owned % span:
+        given = " x ".join(f"--{k} {fixed[k]}" for k in ("tp", "pp", "cp") if k in fixed)
+        ok = [d for d in range(1, owned + 1) if owned % d == 0 and d <= 64]
+        return (
+            f"{given} = {span} GPUs per model replica does not divide the {owned} {gpu_type} "
+            f"(a replica must span a divisor of them: {', '.join(map(str, ok))})"
+        )
+    ep = fixed.get("ep")
+    if ep is not None and int(ep) > 1:  # type: ignore[call-overload]
+        if not model.is_moe:
+            return f"--ep {ep} needs a mixture-of-experts model; {model.name} is dense (use --ep 1)"
+        if model.experts % int(ep):  # type: ignore[call-overload]
+            ok = [d for d in range(1, model.experts + 1) if model.experts % d == 0]
+            return (
+                f"--ep {ep} does not divide the model's {model.experts} experts "
+                f"(try {', '.join(map(str, ok))})"
+            )
+    return None
 
 
 def min_gpus_for_deadline(
