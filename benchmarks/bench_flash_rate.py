@@ -14,7 +14,13 @@ head dimension and sequence length, TFLOP/s (FLOPs counted as the paper counts t
   port) and for a Hopper-native one (Transformer Engine's cuDNN attention, FlashAttention-3
   class).  Published: FlashAttention-2 "up to 335" forward + backward (Dao 2023 Fig. 7, no
   causal panel values transcribed here); FlashAttention-3 at 16k, head dimension 128, causal
-  forward ~616 at a fixed 1830 MHz clock (Shah et al. 2024 Fig. 5 d, as transcribed).
+  forward ~616 at a fixed 1830 MHz clock (Shah et al. 2024 Fig. 5 d, as transcribed);
+* every published Hopper cuDNN point in ``tests/data/planner/hopper_attention_rates.csv``
+  (the Megatron-Core MoE report's Table 9 on H100, the model's level at 4k/16k; cuDNN's causal
+  sweep on one H200, its length shape outside them; and as checks only cuDNN's DeepSeek-V3 MLA
+  shape on that H200 and cuDNN 9.1's 2024 sweep on an unnamed chip) next to the model and to
+  the former Hopper-native model (the Ampere-kernel share times FlashAttention-3's speed-up,
+  Shah et al. 2024 sec. 4.1 midpoints).
 
 Validation of the transcription and the interpolation only: the model takes these numbers as
 its input, so A100 agrees by construction.
@@ -23,6 +29,9 @@ its input, so A100 agrees by construction.
 """
 
 from __future__ import annotations
+
+import csv
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +44,12 @@ from gpuwise.planner.flash_rate import (
     flash_tflops,
 )
 from gpuwise.planner.hardware import Hardware
+
+#: Published Hopper fused-attention rates (SOURCE.md, "Hopper fused attention").
+RATES = Path(__file__).parents[1] / "tests" / "data" / "planner" / "hopper_attention_rates.csv"
+#: The former Hopper-native model: FlashAttention-2 on Hopper times FlashAttention-3's speed-up
+#: (Shah et al. 2024 sec. 4.1: "1.5-2.0x" forward, "1.5-1.75x" backward; midpoints).
+FORMER_SPEEDUP = {"fwd": 1.75, "bwd": 1.625}
 
 #: "FlashAttention Triton", causal forward + backward, head dimension 64 (Dao 2023 Fig. 4 c).
 TRITON_FWD_BWD_64 = np.array([59.0, 75.0, 79.0, 76.0, 79.0, 67.0])
@@ -58,6 +73,24 @@ def _proxy(acc_name: str, d: int) -> np.ndarray:
 
 def _row(label: str, values: np.ndarray) -> str:
     return f"  {label:34s}" + "".join(f"{v:7.0f}" for v in values)
+
+
+def hopper_points() -> list[tuple[str, ...]]:
+    """Each published Hopper point with the model's and the former model's rate."""
+    out = []
+    with RATES.open() as f:
+        for r in csv.DictReader(f):
+            acc = get_accelerator("H100-SXM" if r["gpu"] == "unstated" else r["gpu"])
+            seq = np.array([float(r["seq"])])
+            heads = np.array([float(r["batch"] or 1) * float(r["q_heads"])])
+            d, way = float(r["head_dim_qk"]), r["direction"]
+            new = flash_tflops(acc, seq, seq, d, heads, way, 2, True)[0]
+            old = flash_tflops(acc, seq, seq, d, heads, way, 2, False)[0] * FORMER_SPEEDUP[way]
+            pub = float(r["tflops"])
+            det = " det" if r["deterministic"] == "yes" else ""
+            out.append((r["source"], r["gpu"], r["shape"], r["seq"], way + det, f"{pub:.0f}",
+                        f"{new:.0f}", f"{new / pub:.2f}", f"{old:.0f}", f"{old / pub:.2f}"))
+    return out
 
 
 def main() -> None:
@@ -92,6 +125,14 @@ def main() -> None:
         print(_row("former GEMM proxy fwd (= bwd)", _proxy("H100-SXM", d)))
     print("published H100: FA2 fwd+bwd up to 335 (Dao 2023 Fig. 7); FA3 fwd, head dim 128,")
     print("causal, 16k: ~616 at a fixed 1830 MHz (Shah et al. 2024 Fig. 5 d)")
+    print("Published Hopper cuDNN fused attention (causal, BF16) vs the Hopper-native model;")
+    print("'former' = FA2-on-Hopper x FA3 speed-up; 'det' = deterministic backward; the")
+    print("unnamed chip of cuDNN 9.1's sweep is modelled as H100-SXM (= H200 in the catalog)")
+    cols = ("source", "gpu", "shape", "seq", "dir", "pub", "model", "ratio", "former", "ratio")
+    widths = (30, 10, 11, 6, 9, 5, 6, 6, 7, 6)
+    print("  " + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths, strict=True)))
+    for row in hopper_points():
+        print("  " + "".join(f"{c:>{w}s}" for c, w in zip(row, widths, strict=True)))
 
 
 if __name__ == "__main__":

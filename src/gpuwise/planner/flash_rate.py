@@ -32,11 +32,28 @@ that its "forward + backward is slightly slower than CUDA forward + backward"; t
 Hopper: FlashAttention-2 and the Triton port issue Ampere's ``mma.sync`` there.  Dao 2023 sec.
 4.1 runs "the same implementation on H100 GPUs (using no special instructions ...)" at "up to
 335 TFLOPs/s" (Fig. 7) against the A100's best 203 (Fig. 4 b): 1.65x for 3.17x the peak, so such
-kernels keep 0.52 of the peak fraction they reach on A100.  A Hopper-native kernel
-(``Engine.hopper_attention``: Transformer Engine prefers cuDNN's fused attention on sm90) is
-FlashAttention-3-class: Shah et al. 2024 (arXiv 2407.08608 sec. 4.1) are "1.5-2.0x faster than
-FlashAttention-2 in the forward pass and 1.5-1.75x faster in the backward pass" on H100, with
-cuDNN close behind (Fig. 5); the midpoints are used.
+kernels keep 0.52 of the peak fraction they reach on A100.
+
+A Hopper-native kernel (``Engine.hopper_attention``: Transformer Engine prefers its cuDNN
+fused-attention backend, ``F16_arbitrary_seqlen``, over FlashAttention on sm90) is priced from
+cuDNN's published causal BF16 rates on Hopper.  Level: the Megatron-Core MoE report (arXiv
+2603.07685 v2, Table 9, "SDPA performance in cuDNN", DeepSeek-V3, on its Hopper platform, the
+H100: sec. 1.4 names GB200 and H100) at 4k and 16k tokens, forward and backward, linear in
+``log2`` between (mask and FLOP count not stated; DeepSeek-V3 trains causal).  Shape outside
+them: cuDNN's own causal sweep on one H200 (NVIDIA cudnn-frontend ``benchmark/
+sdpa_benchmark_training/results/h200_919_only_cudnn/llama3.1_20260227_034703.csv`` @df73764a;
+cuDNN 9.19.1, batch 1, 64 query and 8 key/value heads of 128, query length 2k-32k, FLOPs counted
+as above: the causal half of ``4 s^2 d h`` forward, 2.5x that backward), relative to its rate at
+the nearer Table 9 length, held past 32k (the same benchmark's 2024 cuDNN 9.1 rows stay flat from
+16k to 64k).  The newer cuDNN on the H200 runs 6-7 % faster forward and 10-11 % faster backward
+than Table 9 at both lengths; the rise from 4k to 16k is nearly the same (+14 %/+22 % against
+Table 9's +15 %/+24 %).  Head dimensions below 128 keep
+FlashAttention-2's measured A100 ratio to head dimension 128 (no Hopper measurement in text); at
+128 and above, the measured rate (cuDNN's 192/128 forward on the H200 is within 1 % of its 128).
+The rates are fractions of the H100's dense BF16 peak at its sustained clock, applied like the
+A100 ones.  The former constant (FlashAttention-3's speed-up over FlashAttention-2, Shah et al.
+2024 sec. 4.1) kept FlashAttention-2's A100 shape, flat past 4k; ``bench_flash_rate.py`` prints
+both next to every published Hopper point (``tests/data/planner/hopper_attention_rates.csv``).
 """
 
 from __future__ import annotations
@@ -71,9 +88,19 @@ HOPPER = frozenset({"H100-SXM", "H100-PCIe", "H800", "H200", "H20"})
 #: backward rate on H100 SXM5 over its best on A100 (335 / 203, Dao 2023 Fig. 7 / Fig. 4 b),
 #: over the ratio of their dense BF16 peaks (989.4 / 312).
 AMPERE_KERNEL_ON_HOPPER = (335.0 / 203.0) / (989.4 / A100_PEAK)
-#: A Hopper-native kernel against FlashAttention-2 on H100 (Shah et al. 2024 sec. 4.1, the
-#: midpoints of "1.5-2.0x" forward and "1.5-1.75x" backward).
-HOPPER_NATIVE_SPEEDUP = {"fwd": 1.75, "bwd": 1.625}
+#: Query lengths of cuDNN's published causal sweep on one H200 (module docstring).
+HOPPER_SEQS = np.array([2048.0, 4096.0, 8192.0, 16384.0, 32768.0])
+#: cuDNN 9.19.1 causal BF16 TFLOP/s on that H200, head dimension 128: the length shape.
+CUDNN_HOPPER = {
+    "fwd": np.array([484.0, 591.0, 644.0, 673.0, 688.0]),
+    "bwd": np.array([370.0, 474.0, 541.0, 579.0, 581.0]),
+}
+#: Query lengths of the Megatron-Core MoE report's Table 9 (arXiv 2603.07685 v2).
+H100_SEQS = np.array([4096.0, 16384.0])
+#: Table 9's cuDNN SDPA TFLOP/s on Hopper (the report's H100), DeepSeek-V3: the level.
+CUDNN_H100 = {"fwd": np.array([553.0, 638.0]), "bwd": np.array([422.0, 523.0])}
+#: The chip Table 9 ran on.
+CUDNN_H100_CHIP = "H100-SXM"
 #: Query rows per thread block and key rows per step (FlashAttention-2's and the Triton port's
 #: ``BLOCK_M`` = ``BLOCK_N`` = 128 at head dimensions 64-128).
 BLOCK = 128.0
@@ -123,6 +150,39 @@ def _a100_clock() -> float:
     return sustained_clock_ratio(get_accelerator("A100-80GB"))
 
 
+@cache
+def _cudnn_chip() -> tuple[float, float]:
+    """Dense BF16 peak and sustained clock ratio of the chip Table 9 ran on."""
+    acc = get_accelerator(CUDNN_H100_CHIP)
+    return acc.dense_bf16_tflops, sustained_clock_ratio(acc)
+
+
+def _log2_interp(seq: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``ys`` measured at ``xs``, linear in ``log2`` of the length, held at the ends."""
+    x = np.log2(np.clip(np.asarray(seq, dtype=float), xs[0], xs[-1]))
+    return np.asarray(np.interp(x, np.log2(xs), ys), dtype=float)
+
+
+def hopper_native_tflops(seq: np.ndarray, direction: str) -> np.ndarray:
+    """cuDNN's causal TFLOP/s on the H100 at head dimension 128: Table 9 at its lengths (linear
+    in ``log2`` between), outside them times the H200 sweep's rate relative to the nearer one."""
+    seq = np.asarray(seq, dtype=float)
+    near = np.clip(seq, H100_SEQS[0], H100_SEQS[-1])
+    shape = CUDNN_HOPPER[direction]
+    level = _log2_interp(near, H100_SEQS, CUDNN_H100[direction])
+    rel = _log2_interp(seq, HOPPER_SEQS, shape) / _log2_interp(near, HOPPER_SEQS, shape)
+    return np.asarray(level * rel, dtype=float)
+
+
+def hopper_native_fraction(seq: np.ndarray, head_dim: float, direction: str) -> np.ndarray:
+    """Fraction of the H100's dense BF16 peak cuDNN's causal kernel reaches at query length
+    ``seq``; below head dimension 128 scaled by FlashAttention-2's measured A100 ratio to 128."""
+    ratio = peak_fraction(seq, min(float(head_dim), 128.0), direction) / peak_fraction(
+        seq, 128.0, direction
+    )
+    return np.asarray(hopper_native_tflops(seq, direction) / _cudnn_chip()[0] * ratio)
+
+
 def flash_tflops(
     acc: Accelerator,
     seq: np.ndarray,
@@ -135,12 +195,14 @@ def flash_tflops(
 ) -> np.ndarray:
     """Modelled TFLOP/s of the causal flash-attention core on ``acc``: ``heads`` (batch x heads)
     sequences of ``seq`` queries against ``kv_len`` keys at head dimension ``head_dim``."""
-    frac = peak_fraction(seq, head_dim, direction, generation)
-    if acc.name in HOPPER:
-        frac = frac * AMPERE_KERNEL_ON_HOPPER
-        if hopper_native and generation >= 2:
-            frac = frac * HOPPER_NATIVE_SPEEDUP[direction]
-    clock = sustained_clock_ratio(acc) / _a100_clock()
+    if acc.name in HOPPER and hopper_native and generation >= 2:
+        frac = hopper_native_fraction(seq, head_dim, direction)
+        clock = sustained_clock_ratio(acc) / _cudnn_chip()[1]
+    else:
+        frac = peak_fraction(seq, head_dim, direction, generation)
+        if acc.name in HOPPER:
+            frac = frac * AMPERE_KERNEL_ON_HOPPER
+        clock = sustained_clock_ratio(acc) / _a100_clock()
     tiles = np.ceil(np.asarray(seq, dtype=float) / BLOCK) * np.ceil(kv_len / BLOCK) * heads
     rate = acc.dense_bf16_tflops * clock * frac * _wave_fraction(tiles, sm_count(acc))
     return np.asarray(rate, dtype=float)
