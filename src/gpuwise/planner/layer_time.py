@@ -29,6 +29,7 @@ from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import a2a_sm_share, ep_alltoall_time
 from gpuwise.planner.moe_overlap import a2a_hidden
+from gpuwise.planner.moe_permute import mcore_permute_bytes
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.recompute import block_linears
 from gpuwise.planner.torch_cp import pass_bytes, torch_cp_comm_times, torch_cp_kv_bytes
@@ -221,7 +222,7 @@ def layer_times(
     if not eng.fused_kernels:
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
-    if moe:
+    if moe and not eng.mcore_moe:
         per_tok = per_tok + 8.0 * h * model.top_k * etp / t  # token permute / unpermute
     per_tok_b = 2.0 * per_tok
     if llama_block.covers(model, moe):
@@ -234,6 +235,10 @@ def layer_times(
         if eng.complex_rotary:
             cplx = llama_block.complex_rotary_bytes(model, t)
             per_tok, per_tok_b = per_tok + cplx - rot, per_tok_b + cplx - 2.0 * rot
+    if moe and eng.mcore_moe:
+        # Megatron-Core's permute, chunk sort and FP8 padding: the same bytes each pass
+        perm = mcore_permute_bytes(model, c.tp, c.ep, etp, c.fp8, eng.ep_dispatch)
+        per_tok, per_tok_b = per_tok + perm, per_tok_b + perm
     # the layer's two norms as eager fp32 op chains instead of fused kernels
     norm_f = norm_b = np.zeros(len(c))
     if eng.eager_rmsnorm:
