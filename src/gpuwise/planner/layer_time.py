@@ -57,6 +57,13 @@ def _elementwise_time(hw: Hardware, nbytes: np.ndarray, dropout_bytes: np.ndarra
     return hw.stream_time(nbytes - dropout_bytes) + hw.kernel_time(dropout_bytes, "dropout")
 
 
+def _bf16_extra(
+    hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, cnt: np.ndarray
+) -> np.ndarray:
+    """Seconds a GEMM takes in BF16 beyond its FP8 time."""
+    return hw.gemm_time(m, n, k, "bf16", cnt) - hw.gemm_time(m, n, k, "fp8", cnt)
+
+
 def _measured_attention(
     hw: Hardware, flops_f: np.ndarray, q_len: np.ndarray, d_qk: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +107,7 @@ def layer_gemms(
         g.append((tok, h * one, a * d / t, one))
     up = 2 if model.ffn_type == "swiglu" else 1
     if moe:
-        g.append((tok * et / t, model.experts * one, h * one, one))  # router
+        g.append(router_gemm(model, c, tok, et))
         g += expert_gemms(model, c, tok, et)
         if model.shared_experts:
             fs = model.expert_ffn * model.shared_experts
@@ -111,6 +118,15 @@ def layer_gemms(
         g.append((tok, up * f / t, h * one, one))
         g.append((tok, h * one, f / t, one))
     return g
+
+
+def router_gemm(
+    model: ModelConfig, c: Candidates, tok: np.ndarray, etp: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The router's forward GEMM (logits over all experts) on one GPU as (m, n, k, count): the
+    tokens the routed experts take here (``etp / tp`` of the TP group's)."""
+    one = np.ones(len(c))
+    return (tok * etp / c.tp, model.experts * one, model.hidden * one, one)
 
 
 def expert_gemms(
@@ -179,6 +195,14 @@ def layer_times(
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
             gemm_f[sel] += f
             gemm_b[sel] += b
+        if moe and prec == "fp8":
+            # the router GEMM stays 16-bit under FP8: Megatron-Core's ``router_gating_linear``
+            # runs torch.mm / te_general_gemm in the router dtype, outside TE's FP8 modules
+            # (NVIDIA/Megatron-LM@00611e6e megatron/core/transformer/moe/moe_utils.py
+            # ``RouterGatingLinearFunction``); retime it from FP8 to BF16
+            m_, n_, k_, cnt = (x[sel] for x in router_gemm(model, c, tok, etp))
+            gemm_f[sel] += _bf16_extra(hw, m_, n_, k_, cnt)
+            gemm_b[sel] += _bf16_extra(hw, m_, k_, n_, cnt) + _bf16_extra(hw, n_, k_, m_, cnt)
         # the routed experts' share, which only the EP all-to-all overlap needs
         for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if overlap_a2a else []:
             exp_t[0][sel] += hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
