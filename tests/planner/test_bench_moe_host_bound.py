@@ -35,8 +35,8 @@ def test_qwen3_30b_gap_scales_with_tokens_not_ops() -> None:
     mbs2 = host_bound(ROWS["mb2511-qwen3-30b-a3b-fp8"])
     assert mbs1.kernels_f + mbs1.kernels_b == mbs2.kernels_f + mbs2.kernels_b
     assert mbs2.needed_us_per_op / mbs1.needed_us_per_op == pytest.approx(2.0, rel=0.1)
-    # even serialised at the default per-op cost, the sync leaves the rows over 2.5x
-    assert min(mbs1.ratio_sync, mbs2.ratio_sync) > 2.5
+    # even serialised at the default per-op cost, the sync leaves the rows over 2x
+    assert min(mbs1.ratio_sync, mbs2.ratio_sync) > 2.0
 
 
 def test_sync_bound_is_for_the_nccl_alltoall_rows_only() -> None:

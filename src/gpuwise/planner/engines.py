@@ -141,6 +141,9 @@ class Engine:
     # (Megatron-Bridge ``moe_a2a_overlap``): a layer's forward and another micro-batch's
     # backward run together, the EP all-to-all under the other's compute (planner.moe_overlap)
     ep_a2a_overlap: bool = False
+    # Megatron-Core's MoE layer (fused permutation, ``TEGroupedMLP``): its token permutation,
+    # chunk sort and FP8 padding kernels (planner.moe_permute) instead of the generic charge
+    mcore_moe: bool = False
     # ZeRO-3 (FSDP2) under torch.distributed.pipelining: the schedule keeps each stage's
     # parameters unsharded and its gradients unreduced until the last micro-batch's backward
     # (``backward_maybe_with_nosync``: ``set_reshard_after_backward(False)``,
@@ -283,7 +286,7 @@ class Engine:
 _MODERN = Engine(
     "modern", True, True, True, False, 2, True, True, fp8_gathers=True, tp_async_bwd=True,
     hopper_attention=True, fp8_saved_inputs=True, split_multi_tensor_launch=True,
-    loss_bytes_per_logit=6, te_gemm_workspace=True,
+    loss_bytes_per_logit=6, te_gemm_workspace=True, mcore_moe=True,
 )
 
 

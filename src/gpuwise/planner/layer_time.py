@@ -29,6 +29,7 @@ from gpuwise.planner.launch import layer_kernels, paced
 from gpuwise.planner.models import ModelConfig
 from gpuwise.planner.moe_comm import a2a_sm_share, ep_alltoall_time
 from gpuwise.planner.moe_overlap import a2a_hidden
+from gpuwise.planner.moe_permute import mcore_permute_bytes
 from gpuwise.planner.parallel import Candidates, Setup
 from gpuwise.planner.recompute import block_linears
 from gpuwise.planner.torch_cp import pass_bytes, torch_cp_comm_times, torch_cp_kv_bytes
@@ -54,6 +55,13 @@ def _elementwise_time(hw: Hardware, nbytes: np.ndarray, dropout_bytes: np.ndarra
     if "dropout" not in hw.kernel_gbs:
         return hw.stream_time(nbytes)
     return hw.stream_time(nbytes - dropout_bytes) + hw.kernel_time(dropout_bytes, "dropout")
+
+
+def _bf16_extra(
+    hw: Hardware, m: np.ndarray, n: np.ndarray, k: np.ndarray, cnt: np.ndarray
+) -> np.ndarray:
+    """Seconds a GEMM takes in BF16 beyond its FP8 time."""
+    return hw.gemm_time(m, n, k, "bf16", cnt) - hw.gemm_time(m, n, k, "fp8", cnt)
 
 
 def _measured_attention(
@@ -99,7 +107,7 @@ def layer_gemms(
         g.append((tok, h * one, a * d / t, one))
     up = 2 if model.ffn_type == "swiglu" else 1
     if moe:
-        g.append((tok * et / t, model.experts * one, h * one, one))  # router
+        g.append(router_gemm(model, c, tok, et))
         g += expert_gemms(model, c, tok, et)
         if model.shared_experts:
             fs = model.expert_ffn * model.shared_experts
@@ -110,6 +118,15 @@ def layer_gemms(
         g.append((tok, up * f / t, h * one, one))
         g.append((tok, h * one, f / t, one))
     return g
+
+
+def router_gemm(
+    model: ModelConfig, c: Candidates, tok: np.ndarray, etp: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The router's forward GEMM (logits over all experts) on one GPU as (m, n, k, count): the
+    tokens the routed experts take here (``etp / tp`` of the TP group's)."""
+    one = np.ones(len(c))
+    return (tok * etp / c.tp, model.experts * one, model.hidden * one, one)
 
 
 def expert_gemms(
@@ -178,6 +195,14 @@ def layer_times(
             b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
             gemm_f[sel] += f
             gemm_b[sel] += b
+        if moe and prec == "fp8":
+            # the router GEMM stays 16-bit under FP8: Megatron-Core's ``router_gating_linear``
+            # runs torch.mm / te_general_gemm in the router dtype, outside TE's FP8 modules
+            # (NVIDIA/Megatron-LM@00611e6e megatron/core/transformer/moe/moe_utils.py
+            # ``RouterGatingLinearFunction``); retime it from FP8 to BF16
+            m_, n_, k_, cnt = (x[sel] for x in router_gemm(model, c, tok, etp))
+            gemm_f[sel] += _bf16_extra(hw, m_, n_, k_, cnt)
+            gemm_b[sel] += _bf16_extra(hw, m_, k_, n_, cnt) + _bf16_extra(hw, n_, k_, m_, cnt)
         # the routed experts' share, which only the EP all-to-all overlap needs
         for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if overlap_a2a else []:
             exp_t[0][sel] += hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
@@ -221,7 +246,7 @@ def layer_times(
     if not eng.fused_kernels:
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep
-    if moe:
+    if moe and not eng.mcore_moe:
         per_tok = per_tok + 8.0 * h * model.top_k * etp / t  # token permute / unpermute
     per_tok_b = 2.0 * per_tok
     if llama_block.covers(model, moe):
@@ -234,6 +259,10 @@ def layer_times(
         if eng.complex_rotary:
             cplx = llama_block.complex_rotary_bytes(model, t)
             per_tok, per_tok_b = per_tok + cplx - rot, per_tok_b + cplx - 2.0 * rot
+    if moe and eng.mcore_moe:
+        # Megatron-Core's permute, chunk sort and FP8 padding: the same bytes each pass
+        perm = mcore_permute_bytes(model, c.tp, c.ep, etp, c.fp8, eng.ep_dispatch)
+        per_tok, per_tok_b = per_tok + perm, per_tok_b + perm
     # the layer's two norms as eager fp32 op chains instead of fused kernels
     norm_f = norm_b = np.zeros(len(c))
     if eng.eager_rmsnorm:
