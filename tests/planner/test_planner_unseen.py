@@ -192,7 +192,8 @@ def test_megatron_family_gradient_bytes_follow_the_cited_rule() -> None:
     modern = [r for r in USED if r["engine"].startswith("modern")]
     fp32 = [r["id"] for r in modern if any(k in r["notes"] for k in FP32_GRAD_RULES)]
     four = [r["id"] for r in modern if engine_for(r["engine"]).grad_bytes == 4]
-    assert fp32 == four and len(four) == 37
+    # 37 + the six Megatron-LM MoE rows (mcore-moe-modelzoo, mcore-moe-readme): --bf16 alone
+    assert fp32 == four and len(four) == 43
     for r in modern:
         cites_fp32 = any(k in r["notes"] for k in FP32_GRAD_RULES)
         cites_bf16 = any(k in r["notes"] for k in BF16_GRAD_RULES)
@@ -201,13 +202,18 @@ def test_megatron_family_gradient_bytes_follow_the_cited_rule() -> None:
 
 def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> None:
     """Llama 3 405B's first and last model chunks hold only the embedding / the output and loss
-    (arXiv 2407.21783 sec. 3.3.2): its rows, and only they, run ``-embloss``, which keeps the
-    preset's other behaviour."""
+    (arXiv 2407.21783 sec. 3.3.2), and Megatron-MoE-ModelZoo's Qwen3-235B launches pass Megatron-
+    Core's ``--account-for-{embedding,loss}-in-pipeline-split``: those rows with PP > 1, and only
+    they, run ``-embloss``, which keeps the preset's other behaviour."""
     e = engine_for("modern-overlap-fp32reduce-embloss")
     assert e.pipeline_split_embedding_loss and e.grad_bytes == 4
     assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
     split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
-    assert split == [r["id"] for r in LLAMA3] and len(split) == 3
+    # ... and the Megatron-MoE-ModelZoo Qwen3-235B rows with PP > 1, whose launch yaml passes
+    # --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split
+    cited = [r["id"] for r in USED if "--account-for-embedding-in-pipeline-split" in r["notes"]]
+    zoo = [r for r in USED if r["id"] in cited and int(r["pp"]) > 1]
+    assert sorted(split) == sorted(r["id"] for r in LLAMA3 + zoo) and len(split) == 3 + 4
 
 
 def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off() -> None:
@@ -248,10 +254,17 @@ def test_flagperf_megatron_rows_keep_fp32_main_gradients_under_bf16() -> None:
     run ``-fp32reduce``.  Their gradients take 4 bytes, and on the 440-GPU row the fp32
     reduce-scatter exposes more than a 16-bit one would."""
     cited = [r for r in USED if "accumulate_allreduce_grads_in_fp32" in r["notes"]]
-    assert len(cited) == 16
-    # the FlagPerf launch scripts, and the one row that assumes the same Megatron-LM rule for
-    # an unpublished launch (the Megatron-Core MoE report's Qwen3-235B run)
-    assert {r["source"] for r in cited} == {"flagperf", "mcore-moe-2026"}
+    assert len(cited) == 22
+    # the FlagPerf launch scripts, the one row that assumes the same Megatron-LM rule for an
+    # unpublished launch (the Megatron-Core MoE report's Qwen3-235B run), and the Megatron-LM MoE
+    # runs whose launch configs pass --bf16 alone (Megatron-MoE-ModelZoo's Qwen3-235B yaml, the
+    # Megatron-Core MoE README's Mixtral training example)
+    assert {r["source"] for r in cited} == {
+        "flagperf",
+        "mcore-moe-2026",
+        "mcore-moe-modelzoo",
+        "mcore-moe-readme",
+    }
     assert sum(r["source"] == "flagperf" for r in cited) == 15
     assert all(engine_for(r["engine"]).grad_bytes == 4 for r in cited)
     assert all(engine_for(r["engine"]).grad_bytes == 2 for r in USED if r["engine"] == "modern")
