@@ -13,6 +13,7 @@ from benchmarks.bench_planner_unseen import (
     engine_for,
     evaluate_row,
     load_rows,
+    overlap_pairs,
     precision_pairs,
 )
 from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
@@ -107,6 +108,22 @@ def test_precision_pairs_include_torchtitan_float8_over_its_compiled_bf16_run() 
     assert set(got) == {"a", "t"}
     assert got["t"]["published_speedup"] == pytest.approx(8.0 / 6.0)
     assert got["t"]["predicted_speedup"] == pytest.approx(9.0 / 6.0)
+
+
+def test_overlap_pairs_match_a_run_with_its_a2aoverlap_twin() -> None:
+    """``<run>`` and ``<run>-a2aoverlap`` pair up (the 1F1B all-to-all overlap speedup), and the
+    Megatron-MoE-ModelZoo Qwen3-235B EP32 rows are such a pair in the data."""
+    rows = [
+        {"id": "q", "published": 10.0, "predicted": 12.0},
+        {"id": "q-a2aoverlap", "published": 11.0, "predicted": 15.0},
+        {"id": "r", "published": 5.0, "predicted": 5.0},
+    ]
+    got = overlap_pairs(rows)
+    assert [p["run"] for p in got] == ["q"]
+    assert got[0]["published_speedup"] == pytest.approx(1.1)
+    assert got[0]["predicted_speedup"] == pytest.approx(1.25)
+    run = "mzoo-qwen3-235b-bf16-deepep-ep32"
+    assert {run, run + "-a2aoverlap"} <= {r["id"] for r in USED}
 
 
 def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
