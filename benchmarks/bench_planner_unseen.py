@@ -229,6 +229,13 @@ def compile_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return _pairs(results, "", "-compile")
 
 
+def overlap_pairs(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows published without and with Megatron-Core's 1F1B EP all-to-all overlap, everything
+    else equal (ids ``<run>`` and ``<run>-a2aoverlap``): published vs predicted speedup, a check
+    of ``planner.moe_overlap`` that no absolute calibration can hide."""
+    return _pairs(results, "", "-a2aoverlap")
+
+
 def _pairs(results: list[dict[str, Any]], base: str, other: str) -> list[dict[str, Any]]:
     by_id = {r["id"]: r for r in results}
     out = []
@@ -269,7 +276,8 @@ def main() -> None:
     if args.json:
         pairs = precision_pairs(results)
         out = {"results": results, "summary": summary, "precision_pairs": pairs}
-        print(json.dumps(out | {"compile_pairs": compile_pairs(results)}))
+        extra = {"compile_pairs": compile_pairs(results), "overlap_pairs": overlap_pairs(results)}
+        print(json.dumps(out | extra))
         return
     skipped = [r["id"] for r in rows if r["use"] != "yes"]
     print(
@@ -316,6 +324,11 @@ def main() -> None:
     for p in compile_pairs(results):
         print(
             f"compile/eager speedup {p['run']}: published {p['published_speedup']:.2f}, "
+            f"predicted {p['predicted_speedup']:.2f}"
+        )
+    for p in overlap_pairs(results):
+        print(
+            f"1F1B a2a-overlap speedup {p['run']}: published {p['published_speedup']:.2f}, "
             f"predicted {p['predicted_speedup']:.2f}"
         )
     print("not evaluated (see notes column): " + ", ".join(skipped))

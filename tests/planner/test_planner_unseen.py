@@ -13,6 +13,7 @@ from benchmarks.bench_planner_unseen import (
     engine_for,
     evaluate_row,
     load_rows,
+    overlap_pairs,
     precision_pairs,
 )
 from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
@@ -109,6 +110,22 @@ def test_precision_pairs_include_torchtitan_float8_over_its_compiled_bf16_run() 
     assert got["t"]["predicted_speedup"] == pytest.approx(9.0 / 6.0)
 
 
+def test_overlap_pairs_match_a_run_with_its_a2aoverlap_twin() -> None:
+    """``<run>`` and ``<run>-a2aoverlap`` pair up (the 1F1B all-to-all overlap speedup), and the
+    Megatron-MoE-ModelZoo Qwen3-235B EP32 rows are such a pair in the data."""
+    rows = [
+        {"id": "q", "published": 10.0, "predicted": 12.0},
+        {"id": "q-a2aoverlap", "published": 11.0, "predicted": 15.0},
+        {"id": "r", "published": 5.0, "predicted": 5.0},
+    ]
+    got = overlap_pairs(rows)
+    assert [p["run"] for p in got] == ["q"]
+    assert got[0]["published_speedup"] == pytest.approx(1.1)
+    assert got[0]["predicted_speedup"] == pytest.approx(1.25)
+    run = "mzoo-qwen3-235b-bf16-deepep-ep32"
+    assert {run, run + "-a2aoverlap"} <= {r["id"] for r in USED}
+
+
 def test_apexdfa_suffix_keeps_master_remainders_on_nemo_rows() -> None:
     """``<preset>-apexdfa`` is the preset with apex DistributedFusedAdam's 16-bit master
     remainders, composed with ``-fp32reduce``; exactly the NeMo 1.0 rows (nemo2407, dgxc2409:
@@ -192,7 +209,8 @@ def test_megatron_family_gradient_bytes_follow_the_cited_rule() -> None:
     modern = [r for r in USED if r["engine"].startswith("modern")]
     fp32 = [r["id"] for r in modern if any(k in r["notes"] for k in FP32_GRAD_RULES)]
     four = [r["id"] for r in modern if engine_for(r["engine"]).grad_bytes == 4]
-    assert fp32 == four and len(four) == 37
+    # 37 + the six Megatron-LM MoE rows (mcore-moe-modelzoo, mcore-moe-readme): --bf16 alone
+    assert fp32 == four and len(four) == 43
     for r in modern:
         cites_fp32 = any(k in r["notes"] for k in FP32_GRAD_RULES)
         cites_bf16 = any(k in r["notes"] for k in BF16_GRAD_RULES)
@@ -201,13 +219,18 @@ def test_megatron_family_gradient_bytes_follow_the_cited_rule() -> None:
 
 def test_llama3_herd_rows_split_the_pipeline_with_embedding_and_loss_slots() -> None:
     """Llama 3 405B's first and last model chunks hold only the embedding / the output and loss
-    (arXiv 2407.21783 sec. 3.3.2): its rows, and only they, run ``-embloss``, which keeps the
-    preset's other behaviour."""
+    (arXiv 2407.21783 sec. 3.3.2), and Megatron-MoE-ModelZoo's Qwen3-235B launches pass Megatron-
+    Core's ``--account-for-{embedding,loss}-in-pipeline-split``: those rows with PP > 1, and only
+    they, run ``-embloss``, which keeps the preset's other behaviour."""
     e = engine_for("modern-overlap-fp32reduce-embloss")
     assert e.pipeline_split_embedding_loss and e.grad_bytes == 4
     assert e.overlap_dp == engine_for("modern-overlap").overlap_dp
     split = [r["id"] for r in USED if engine_for(r["engine"]).pipeline_split_embedding_loss]
-    assert split == [r["id"] for r in LLAMA3] and len(split) == 3
+    # ... and the Megatron-MoE-ModelZoo Qwen3-235B rows with PP > 1, whose launch yaml passes
+    # --account-for-embedding-in-pipeline-split and --account-for-loss-in-pipeline-split
+    cited = [r["id"] for r in USED if "--account-for-embedding-in-pipeline-split" in r["notes"]]
+    zoo = [r for r in USED if r["id"] in cited and int(r["pp"]) > 1]
+    assert sorted(split) == sorted(r["id"] for r in LLAMA3 + zoo) and len(split) == 3 + 4
 
 
 def test_nofusedattn_suffix_runs_flash_attention_2_where_the_run_turns_cudnn_off() -> None:
@@ -248,10 +271,17 @@ def test_flagperf_megatron_rows_keep_fp32_main_gradients_under_bf16() -> None:
     run ``-fp32reduce``.  Their gradients take 4 bytes, and on the 440-GPU row the fp32
     reduce-scatter exposes more than a 16-bit one would."""
     cited = [r for r in USED if "accumulate_allreduce_grads_in_fp32" in r["notes"]]
-    assert len(cited) == 16
-    # the FlagPerf launch scripts, and the one row that assumes the same Megatron-LM rule for
-    # an unpublished launch (the Megatron-Core MoE report's Qwen3-235B run)
-    assert {r["source"] for r in cited} == {"flagperf", "mcore-moe-2026"}
+    assert len(cited) == 22
+    # the FlagPerf launch scripts, the one row that assumes the same Megatron-LM rule for an
+    # unpublished launch (the Megatron-Core MoE report's Qwen3-235B run), and the Megatron-LM MoE
+    # runs whose launch configs pass --bf16 alone (Megatron-MoE-ModelZoo's Qwen3-235B yaml, the
+    # Megatron-Core MoE README's Mixtral training example)
+    assert {r["source"] for r in cited} == {
+        "flagperf",
+        "mcore-moe-2026",
+        "mcore-moe-modelzoo",
+        "mcore-moe-readme",
+    }
     assert sum(r["source"] == "flagperf" for r in cited) == 15
     assert all(engine_for(r["engine"]).grad_bytes == 4 for r in cited)
     assert all(engine_for(r["engine"]).grad_bytes == 2 for r in USED if r["engine"] == "modern")
