@@ -14,7 +14,7 @@ from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.models import get_model
 from gpuwise.planner.moe_comm import DEEPEP_SMS, a2a_sm_share
-from gpuwise.planner.moe_overlap import a2a_hidden
+from gpuwise.planner.moe_overlap import a2a_hidden, paired_share
 from gpuwise.planner.parallel import Setup, single
 from gpuwise.planner.time import step_time
 
@@ -81,3 +81,27 @@ def test_deepep_holds_its_20_sms_and_nccl_its_thread_blocks() -> None:
     assert share[1] == pytest.approx(24.0 / 132.0)  # within a node the planner keeps NCCL
     assert a2a_sm_share(132.0, 24.0, span, one, "nccl")[0] == pytest.approx(24.0 / 132.0)
     assert a2a_sm_share(None, None, span, one, "nccl")[0] == 0.0
+
+
+def test_warm_up_and_cool_down_passes_run_unpaired() -> None:
+    """Megatron-LM's ``get_pp_rank_microbatches``: the first rank's ``2 (p - 1) + (v - 1) p``
+    warm-up forwards plus the overlap's extra one, and as many cool-down backwards, have no
+    partner; without a pipeline only the first forward and the last backward."""
+    m, p, v = np.array([128, 128, 8]), np.array([8, 1, 8]), np.array([4, 1, 4])
+    share = paired_share(m, p, v)
+    assert share[0] == pytest.approx((128 * 4 - (2 * 7 + 3 * 8 + 1)) / (128 * 4))
+    assert share[1] == pytest.approx(127 / 128)
+    assert share[2] == 0.0  # 32 chunk passes, 39 of them warm-up: nothing pairs
+    # Megatron-Core refuses the overlap on a pipeline without virtual stages
+    assert paired_share(np.array([128]), np.array([8]), np.array([1]))[0] == 0.0
+
+
+def test_a_step_too_short_to_leave_warm_up_hides_nothing() -> None:
+    """8 micro-batches on 8 stages of 4 chunks: all 32 chunk passes are warm-up, so the step
+    takes as long as without the overlap (the layer still reports what a pair would hide)."""
+    c = single(dp=16, tp=2, pp=8, vpp=4, ep=32, zero=1, precision="fp8")
+    short = replace(_setup(OVER), global_batch=128)
+    assert layer_times(QWEN, True, c, short, H100)["a2a_hidden"][0] > 0.0
+    over = step_time(QWEN, c, short, H100)["step"][0]
+    base = step_time(QWEN, c, replace(short, engine=BASE), H100)["step"][0]
+    assert over == pytest.approx(base)

@@ -57,6 +57,7 @@ from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.layer_time import layer_times
 from gpuwise.planner.memory import microbatches, stage_params
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.moe_overlap import paired_share
 from gpuwise.planner.optimizer_step import optimizer_time
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.pipeline import partitioned_p2p, pipeline_time, uncombined_p2p
@@ -108,8 +109,10 @@ def step_time(
     per_stage = stage_layers(model.layers, c.pp, c.vpp)
     fwd = lt["gemm_f"] + lt["attn_f"] + lt["elem_f"] + lt["comm_f"] + lt["launch_f"]
     bwd = lt["gemm_b"] + lt["attn_b"] + lt["elem_b"] + lt["comm_b"] + lt["launch_b"]
-    # MoE all-to-all hidden under the paired forward/backward (planner.moe_overlap)
-    bwd = bwd - lt["a2a_hidden"]
+    # MoE all-to-all hidden under the paired forward/backward (planner.moe_overlap), on the
+    # passes the schedule pairs: not the warm-up forwards and cool-down backwards
+    m_pairs = microbatches(c, setup) // max(int(setup.pipeline_runs), 1)
+    bwd = bwd - lt["a2a_hidden"] * paired_share(m_pairs, c.pp, c.vpp)
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
     # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
     # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
