@@ -105,3 +105,12 @@ def test_a_step_too_short_to_leave_warm_up_hides_nothing() -> None:
     over = step_time(QWEN, c, short, H100)["step"][0]
     base = step_time(QWEN, c, replace(short, engine=BASE), H100)["step"][0]
     assert over == pytest.approx(base)
+
+
+def test_the_bubble_waits_on_unpaired_passes() -> None:
+    """The pipeline bubble is other ranks' warm-up and cool-down passes, none paired: the
+    overlap shortens the step's micro-batch slots but not its bubble."""
+    c = single(dp=16, tp=2, pp=8, vpp=4, ep=32, zero=1, precision="fp8")
+    over, base = step_time(QWEN, c, _setup(OVER), H100), step_time(QWEN, c, _setup(BASE), H100)
+    assert over["microbatch"][0] < base["microbatch"][0]
+    assert over["pipeline_bubble"][0] == pytest.approx(base["pipeline_bubble"][0])

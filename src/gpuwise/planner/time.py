@@ -112,7 +112,8 @@ def step_time(
     # MoE all-to-all hidden under the paired forward/backward (planner.moe_overlap), on the
     # passes the schedule pairs: not the warm-up forwards and cool-down backwards
     m_pairs = microbatches(c, setup) // max(int(setup.pipeline_runs), 1)
-    bwd = bwd - lt["a2a_hidden"] * paired_share(m_pairs, c.pp, c.vpp)
+    a2a_paired = lt["a2a_hidden"] * paired_share(m_pairs, c.pp, c.vpp)
+    bwd = bwd - a2a_paired
     # full: the whole forward again (GEMMs, attention, kernels, TP collectives);
     # selective: the attention core and its softmax/dropout kernels (Korthikanti sec. 5), or
     # for an op-level engine (torchtitan) every second matmul and all non-matmul kernels
@@ -123,6 +124,7 @@ def step_time(
     recompute = np.select([c.recompute == 2, c.recompute == 1], [fwd, selective], 0.0)
     unit = fwd + bwd + recompute  # one layer's micro-batch
     layer_mb = per_stage * unit
+    slot_layers = per_stage.astype(float)  # layer slots in one micro-batch's slot
     # output layer + loss on the last stage (vocab-parallel GEMM, fp32 cross-entropy)
     tok = setup.seq * c.micro_batch / c.cp
     ones = np.ones(len(c))
@@ -173,6 +175,7 @@ def step_time(
         split = c.pp > 1
         slots = stage_layers(model.layers + 2, c.pp, c.vpp)
         layer_mb = np.where(split, slots * unit, layer_mb)
+        slot_layers = np.where(split, slots, slot_layers)
         last_extra = np.where(split, np.maximum(0.0, last_extra - unit), last_extra)
     # weight gradients are accumulated into the gradient buffer every micro-batch: read the
     # new gradient and read + write the buffer (``grad_bytes`` per element) for every local
@@ -245,6 +248,10 @@ def step_time(
     # (``Setup.pipeline_runs``)
     runs = float(setup.pipeline_runs)
     run_time, bubble = pipeline_time(m / runs, c.pp, c.vpp, mb_time, last_extra)
+    # the bubble waits on other ranks' warm-up forwards and cool-down backwards, which run
+    # unpaired: none of their all-to-all is hidden (planner.moe_overlap)
+    unpaired = np.where(c.pp > 1, (c.pp - 1) / c.vpp * slot_layers * a2a_paired, 0.0)
+    run_time, bubble = run_time + unpaired, bubble + unpaired
     pipe = runs * run_time
     # once-per-step data-parallel traffic
     grads = eng.grad_bytes * p_dense
