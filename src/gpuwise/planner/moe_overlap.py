@@ -30,7 +30,9 @@ asserts ``recompute_granularity != "full"``), so it is not applied there.
 Only the steady state pairs passes (:func:`paired_share`): the warm-up forwards and the
 cool-down backwards of a pipeline rank run alone, their all-to-all exposed (the report's
 "the first FWD and last BWD remain on the end-to-end critical path"; its list of limits names
-the "proportion of overlapped batches").
+the "proportion of overlapped batches"); ``time.step_time`` takes the hidden seconds off the paired
+passes only and prices the pipeline bubble, which waits on other ranks' unpaired passes, without
+them.
 """
 
 from __future__ import annotations
