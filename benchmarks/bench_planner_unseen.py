@@ -55,6 +55,8 @@ VARIANTS: dict[str, tuple[str, dict[str, float]]] = {
 #: Llama 3 405B layout, ``Engine.pipeline_split_embedding_loss``); ``-etp1`` runs the experts
 #: with Megatron-Core ``expert_tensor_parallel_size=1`` (``Engine.expert_tp1``);
 #: ``-a2aoverlap`` runs Megatron-Core's 1F1B EP all-to-all overlap (``Engine.ep_a2a_overlap``);
+#: ``-deepep`` dispatches MoE tokens with DeepEP's normal kernels across nodes
+#: (``Engine.ep_dispatch = "deepep"``, Megatron-Core's flex dispatcher with the DeepEP backend);
 #: ``-nofusedattn`` runs the attention core on FlashAttention-2 instead of Transformer Engine's
 #: cuDNN fused attention (``NVTE_FUSED_ATTN=0``, which TE's ``get_attention_backend`` reads to
 #: turn the FusedAttention backend off, leaving the flash-attn package);
@@ -186,22 +188,27 @@ def compare(rows: list[dict[str, str]], what_ifs: tuple[str, ...] = ()) -> list[
                 "predicted_tflops": float(r["tflops_per_gpu"]),
                 "mfu": float(r["mfu"]),
                 "time_s": r["time_s"],
+                "moe": get_model(row["model"]).is_moe,
             }
         )
     return out
 
 
 def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
-    """Median |error| overall and per GPU / precision / engine family group, and the worst
-    rows."""
+    """Median |error| overall, for dense and mixture-of-experts models apart, and per GPU /
+    precision / engine family group, and the worst rows."""
 
     def stats(rs: list[dict[str, Any]]) -> dict[str, float]:
         ratios = [r["ratio"] for r in rs]
+        if not ratios:
+            return {"n": 0, "median_ratio": float("nan"), "median_abs_err": float("nan"),
+                    "max_abs_err": float("nan"), "within_15": 0}
         return {
             "n": len(rs),
             "median_ratio": statistics.median(ratios),
             "median_abs_err": statistics.median(abs(x - 1.0) for x in ratios),
             "max_abs_err": max(abs(x - 1.0) for x in ratios),
+            "within_15": sum(abs(x - 1.0) <= 0.15 for x in ratios),
         }
 
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -210,6 +217,8 @@ def summarize(results: list[dict[str, Any]], worst: int = 5) -> dict[str, Any]:
     by_worst = sorted(results, key=lambda r: -abs(r["ratio"] - 1.0))
     return {
         "all": stats(results),
+        "dense": stats([r for r in results if not r.get("moe")]),
+        "moe": stats([r for r in results if r.get("moe")]),
         "groups": {k: stats(v) for k, v in sorted(groups.items())},
         "worst": [(r["id"], r["ratio"]) for r in by_worst[:worst]],
     }
@@ -295,6 +304,12 @@ def main() -> None:
         f"\nall {a['n']} rows: median ratio {a['median_ratio']:.2f}, median |error| "
         f"{100 * a['median_abs_err']:.1f} %, max |error| {100 * a['max_abs_err']:.1f} %"
     )
+    for kind in ("dense", "moe"):
+        k = summary[kind]
+        print(
+            f"  {kind:5} {k['n']:2d} rows: median ratio {k['median_ratio']:.2f}, median |error| "
+            f"{100 * k['median_abs_err']:.1f} %, {k['within_15']} within +-15 %"
+        )
     print(
         f"{'group (gpu precision engine)':44} {'n':>2} {'med ratio':>9} {'med|err|':>8} "
         f"{'max|err|':>8}"

@@ -10,11 +10,13 @@ import pytest
 from benchmarks.bench_planner_unseen import (
     CSV,
     applies,
+    compare,
     engine_for,
     evaluate_row,
     load_rows,
     overlap_pairs,
     precision_pairs,
+    summarize,
 )
 from gpuwise.planner.flops import model_flops_per_token, narayanan_flops_per_iteration
 from gpuwise.planner.models import get_model
@@ -347,3 +349,22 @@ def test_tp_bwd_exposed_what_if_charges_the_hidden_backward_collectives() -> Non
     assert base["step"] < exposed["step"] < base["step"] + 2.0 * exposed["tp_comm"]
     unchanged = evaluate_row(tp1, ("tp-bwd-exposed",))["time_s"]["step"]
     assert unchanged == evaluate_row(tp1)["time_s"]["step"]
+
+
+def test_summary_reports_dense_and_moe_rows_apart() -> None:
+    """The summary's dense and MoE lines count each row once, by its model's preset."""
+    rows = [
+        {"id": "a", "gpu": "H100-SXM", "precision": "bf16", "engine": "modern", "ratio": 1.1,
+         "moe": False},
+        {"id": "b", "gpu": "H100-SXM", "precision": "bf16", "engine": "modern", "ratio": 1.3,
+         "moe": True},
+        {"id": "c", "gpu": "H100-SXM", "precision": "bf16", "engine": "modern", "ratio": 0.95,
+         "moe": False},
+    ]
+    s = summarize(rows)
+    assert s["dense"]["n"] == 2 and s["moe"]["n"] == 1
+    assert s["dense"]["within_15"] == 2 and s["moe"]["within_15"] == 0
+    assert s["moe"]["median_ratio"] == pytest.approx(1.3)
+    pair = ("mcore08-mixtral-8x7b-bf16", "nemo2407-llama2-7b")
+    flags = {r["id"]: r["moe"] for r in compare([r for r in USED if r["id"] in pair])}
+    assert flags == {"mcore08-mixtral-8x7b-bf16": True, "nemo2407-llama2-7b": False}
