@@ -217,11 +217,14 @@ def gemm_time_s(
     k: ArrayOrFloat,
     precision: str = "bf16",
     count: ArrayOrFloat | float = 1.0,
+    out_bytes: float = 2.0,
 ) -> ArrayOrFloat:
     """Seconds for ``count`` GEMMs of ``(m x k) @ (k x n)``: roofline of compute and memory.
 
     Compute runs at peak x large-GEMM ceiling x tile and k-loop efficiency; memory moves both
-    operands (``precision`` bytes) and writes a 16-bit result at :func:`achievable_mem_bw_gbs`.
+    operands (``precision`` bytes) and ``out_bytes`` per output element (a 16-bit result: 2; a
+    result accumulated into an existing buffer reads and writes it: twice its element size) at
+    :func:`achievable_mem_bw_gbs`.
     """
     elem = _ELEM_BYTES.get(precision, 2.0)
     flops = 2.0 * m * n * k
@@ -230,7 +233,7 @@ def gemm_time_s(
     rate = rate * _tile_fraction(m) * _tile_fraction(n) * _k_fraction(k)
     rate = rate * _wave_fraction(tiles, sm_count(acc))
     t_compute = flops / rate
-    t_memory = (elem * (m * k + k * n) + 2.0 * m * n) / (achievable_mem_bw_gbs(acc) * 1e9)
+    t_memory = (elem * (m * k + k * n) + out_bytes * m * n) / (achievable_mem_bw_gbs(acc) * 1e9)
     return np.maximum(t_compute * count, t_memory * count)
 
 

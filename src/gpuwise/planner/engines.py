@@ -274,6 +274,16 @@ class Engine:
     # the query head count, fp32 output merges and dK/dV exchanges per step (planner.torch_cp)
     torch_cp: bool = False
 
+    @property
+    def wgrad_out_bytes(self) -> float:
+        """Bytes a weight-gradient GEMM moves per output element.  With gradient-accumulation
+        fusion it accumulates into the ``grad_bytes``-wide main-grad buffer, reading and
+        writing it (beta = 1: apex ``fused_weight_gradient_mlp_cuda.wgrad_gemm_accum_fp32``
+        as Megatron-LM's ``LinearWithGradAccumulationAndAsyncCommunication`` calls it;
+        Transformer Engine's wgrad ``general_gemm(..., out=main_grad, accumulate=True)``);
+        otherwise it writes a 16-bit gradient that ``time.step_time``'s separate pass adds."""
+        return 2.0 * self.grad_bytes if self.grad_acc_fusion else 2.0
+
 
 #: Current Megatron-Core (Transformer Engine layers) / torchtitan: flash attention, SP, overlapped
 #: gradient reduction, async column-parallel backward collectives; the ``modern-*`` presets add

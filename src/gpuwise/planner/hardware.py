@@ -137,11 +137,14 @@ class Hardware:
         k: ArrayOrFloat,
         precision: str = "bf16",
         count: ArrayOrFloat | float = 1.0,
+        out_bytes: float = 2.0,
     ) -> ArrayOrFloat:
-        """Seconds for ``count`` GEMMs of ``(m x k) @ (k x n)``."""
+        """Seconds for ``count`` GEMMs of ``(m x k) @ (k x n)`` (``out_bytes`` per output
+        element: :func:`gpuwise.planner.efficiency.gemm_time_s`; a profile's measured rates
+        stand for the whole GEMM)."""
         gemm = self._profile_gemm
         if gemm is None:
-            return gemm_time_s(self.acc, m, n, k, precision, count)
+            return gemm_time_s(self.acc, m, n, k, precision, count, out_bytes)
         prec = self._profile_precision(precision)
         mm, nn, kk = (np.maximum(np.round(np.asarray(x, dtype=float)), 1.0) for x in (m, n, k))
         mm, nn, kk = np.broadcast_arrays(mm, nn, kk)

@@ -192,7 +192,7 @@ def layer_times(
         for m_, n_, k_, cnt in _timed_gemms(model, moe, c, tok, eng.separate_linears, etp):
             f = hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             b = hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
-            b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
+            b = b + hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel], eng.wgrad_out_bytes)
             gemm_f[sel] += f
             gemm_b[sel] += b
         if moe and prec == "fp8":
@@ -207,7 +207,9 @@ def layer_times(
         for m_, n_, k_, cnt in expert_gemms(model, c, tok, etp) if overlap_a2a else []:
             exp_t[0][sel] += hw.gemm_time(m_[sel], n_[sel], k_[sel], prec, cnt[sel])
             exp_t[1][sel] += hw.gemm_time(m_[sel], k_[sel], n_[sel], prec, cnt[sel])
-            exp_t[2][sel] += hw.gemm_time(n_[sel], k_[sel], m_[sel], prec, cnt[sel])
+            exp_t[2][sel] += hw.gemm_time(
+                n_[sel], k_[sel], m_[sel], prec, cnt[sel], eng.wgrad_out_bytes
+            )
     # attention core (bf16 in every engine)
     heads_local = a / t * c.micro_batch
     q_len = s / c.cp

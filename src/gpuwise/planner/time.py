@@ -131,7 +131,7 @@ def step_time(
     v_t = model.vocab / c.tp
     logits_f = hw.gemm_time(tok, v_t, model.hidden * ones, "bf16")
     logits_b = hw.gemm_time(tok, model.hidden * ones, v_t, "bf16") + hw.gemm_time(
-        v_t, model.hidden * ones, tok, "bf16"
+        v_t, model.hidden * ones, tok, "bf16", out_bytes=eng.wgrad_out_bytes
     )
     logits_e = hw.stream_time(CE_BYTES_PER_LOGIT * tok * v_t)
     vocab_last, vocab_first = _vocab_comm(model, c, setup, hw, tok)

@@ -126,7 +126,7 @@ def _block_gemms(
             parts = {
                 "f": hw.gemm_time(m, n, k, prec, q),
                 "d": hw.gemm_time(m, k, n, prec, q),
-                "w": hw.gemm_time(n, k, m, prec, q),
+                "w": hw.gemm_time(n, k, m, prec, q, eng.wgrad_out_bytes),
             }
             if eng.overlap_tp:
                 k_rs = splits[role[0]]
