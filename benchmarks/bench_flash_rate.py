@@ -20,7 +20,11 @@ head dimension and sequence length, TFLOP/s (FLOPs counted as the paper counts t
   sweep on one H200, its length shape outside them; and as checks only cuDNN's DeepSeek-V3 MLA
   shape on that H200 and cuDNN 9.1's 2024 sweep on an unnamed chip) next to the model and to
   the former Hopper-native model (the Ampere-kernel share times FlashAttention-3's speed-up,
-  Shah et al. 2024 sec. 4.1 midpoints).
+  Shah et al. 2024 sec. 4.1 midpoints);
+* every published FlashAttention-2-class point on Hopper in
+  ``tests/data/planner/hopper_fa2_rates.csv`` (checks only: Triton PR #2459's H100 tutorial run
+  at 1k/2k, and the PyTorch SDPA column of cuDNN 9.1's 2024 sweep, chip unstated, 4k-64k) next
+  to the model's Ampere-instruction rate.
 
 Validation of the transcription and the interpolation only: the model takes these numbers as
 its input, so A100 agrees by construction.
@@ -47,6 +51,8 @@ from gpuwise.planner.hardware import Hardware
 
 #: Published Hopper fused-attention rates (SOURCE.md, "Hopper fused attention").
 RATES = Path(__file__).parents[1] / "tests" / "data" / "planner" / "hopper_attention_rates.csv"
+#: Published FlashAttention-2-class rates on Hopper (SOURCE.md, ``hopper_fa2_rates.csv``).
+FA2_RATES = RATES.with_name("hopper_fa2_rates.csv")
 #: The former Hopper-native model: FlashAttention-2 on Hopper times FlashAttention-3's speed-up
 #: (Shah et al. 2024 sec. 4.1: "1.5-2.0x" forward, "1.5-1.75x" backward; midpoints).
 FORMER_SPEEDUP = {"fwd": 1.75, "bwd": 1.625}
@@ -93,6 +99,23 @@ def hopper_points() -> list[tuple[str, ...]]:
     return out
 
 
+def fa2_points() -> list[tuple[str, ...]]:
+    """Each published FlashAttention-2-class Hopper point with the model's Ampere-instruction
+    rate (an unnamed chip, or an H100 of unstated form, is modelled as H100-SXM)."""
+    out = []
+    with FA2_RATES.open() as f:
+        for r in csv.DictReader(f):
+            acc = get_accelerator("H100-SXM" if r["gpu"] in ("unstated", "H100") else r["gpu"])
+            seq = np.array([float(r["seq"])])
+            heads = np.array([float(r["batch"]) * float(r["q_heads"])])
+            way = r["direction"]
+            model = flash_tflops(acc, seq, seq, float(r["head_dim"]), heads, way, 2, False)[0]
+            pub = float(r["tflops"])
+            out.append((r["source"], r["gpu"], r["head_dim"], r["seq"], way, f"{pub:.0f}",
+                        f"{model:.0f}", f"{model / pub:.2f}"))
+    return out
+
+
 def main() -> None:
     head = "  " + " " * 34 + "".join(f"{int(s):7d}" for s in SEQS)
     for d in (64, 128):
@@ -132,6 +155,13 @@ def main() -> None:
     widths = (30, 10, 11, 6, 9, 5, 6, 6, 7, 6)
     print("  " + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths, strict=True)))
     for row in hopper_points():
+        print("  " + "".join(f"{c:>{w}s}" for c, w in zip(row, widths, strict=True)))
+    print("Published FlashAttention-2-class rates on Hopper (causal) vs the Ampere-instruction")
+    print("model (checks only; 'unstated' chip and Triton's 'H100' modelled as H100-SXM)")
+    cols = ("source", "gpu", "d", "seq", "dir", "pub", "model", "ratio")
+    widths = (26, 10, 5, 7, 5, 6, 7, 7)
+    print("  " + "".join(f"{c:>{w}s}" for c, w in zip(cols, widths, strict=True)))
+    for row in fa2_points():
         print("  " + "".join(f"{c:>{w}s}" for c, w in zip(row, widths, strict=True)))
 
 
