@@ -1,7 +1,9 @@
 """What one MoE layer's MLP block keeps from forward to backward, bytes per token, one GPU.
 
 Read in the code a late-2025 Megatron-Core MoE layer runs (``MoELayer`` -> ``TopKRouter`` ->
-``MoEAlltoAllTokenDispatcher`` / flex dispatcher -> ``TEGroupedMLP``, ``moe_permute_fusion``),
+``MoEAlltoAllTokenDispatcher`` / flex dispatcher -> ``TEGroupedMLP``, ``moe_permute_fusion``;
+the 2025 versions in which the experts apply the routing weights and the combine's unpermute
+takes none, read in the stored copies the code index holds, not pinned to one commit),
 ``h`` the hidden size, ``k`` the top-k, ``f`` one expert's inner size, ``E`` the experts:
 
 * the pre-MLP norm keeps its 16-bit input (``h``); the router's gating GEMM
@@ -36,7 +38,10 @@ Read in the code a late-2025 Megatron-Core MoE layer runs (``MoELayer`` -> ``Top
   routed ones, plus, in FP8, FC1's own 1-byte cast of its (sequence-sharded) input.
 
 Not counted (under 2 % of the Qwen3 MoE layers): the permutations' int32 index maps, the fp32
-routing weight per routed row, the router's top-k indices.
+routing weight per routed row, the router's top-k indices, and the fused router's extra saves
+(TE ``FusedTopkScoreFunction`` keeps a bool routing map and fp32 scores over all experts, for
+the top-k and again for the aux-loss scores, ``moe_router_fusion``: about ``10 E`` instead of
+``4 E``).
 """
 
 from __future__ import annotations
