@@ -157,7 +157,8 @@ class Engine:
     # (TransformerEngine@3ec87875 pytorch/module/linear.py, layernorm_linear.py
     # ``ln_out_to_save``; TE 1.x ``saved_inputmat = inputmat`` likewise); the attention core
     # still saves its 16-bit output, so the projection's FP8 copy of it comes on top
-    # (planner.memory ``layer_activation_bytes``)
+    # (planner.memory ``layer_activation_bytes``); the MoE experts' ``GroupedLinear`` keeps
+    # its inputs' column-wise FP8 data likewise (planner.moe_memory)
     fp8_saved_inputs: bool = False
     # the optimizer's fused multi-tensor kernels launch at most 320 blocks at a time (apex /
     # Transformer Engine ``multi_tensor_apply``: FusedAdam, the clipping norm; PyTorch's

@@ -14,7 +14,8 @@
   10sbh too; selective recompute drops the 5as^2b softmax/dropout term; full recompute keeps
   only the 2sbh layer input.  We derive the same sum term by term so that GQA (smaller K, V),
   SwiGLU (gate + up + product = 6 s b f instead of GeLU's 4 s b f), no-dropout models,
-  flash attention (no s^2 term, a 4-byte log-sum-exp per head), MoE (top-k routed copies)
+  flash attention (no s^2 term, a 4-byte log-sum-exp per head), MoE (top-k routed copies, read
+  term by term in Megatron-Core's code: :mod:`gpuwise.planner.moe_memory`)
   and context parallelism (s/cp tokens per GPU) follow from the same derivation.  Transformer
   Engine FP8 layers save their GEMM inputs as 1-byte FP8 casts (``Engine.fp8_saved_inputs``).
 * Pipelines: the first stage holds ``min(p, m)`` micro-batches in flight under 1F1B and
@@ -38,6 +39,7 @@ from gpuwise.planner.cp_comm import allgather_transient_bytes, local_kv_bytes
 from gpuwise.planner.expert_tp import expert_dp, expert_tp
 from gpuwise.planner.flops import attn_dims
 from gpuwise.planner.models import ModelConfig
+from gpuwise.planner.moe_memory import moe_mlp_saved_bytes
 from gpuwise.planner.overhead import RuntimeOverhead
 from gpuwise.planner.parallel import Candidates, Setup, stage_layers
 from gpuwise.planner.pipeline_memory import microbatches as microbatches
@@ -158,20 +160,21 @@ def layer_activation_bytes(
         core = np.where(rc == 1, 0.0, a * setup.seq * core_b)
     # MLP block
     n_act = 3.0 if model.ffn_type == "swiglu" else 2.0
-    act = n_act * act_bytes
     mlp_rep: float | np.ndarray
     mlp_tp: float | np.ndarray
+    routed: float | np.ndarray = 0.0
     if moe:
-        k = model.top_k
-        # norm input, its output, routed copies + fp32 router logits
-        mlp_rep = (2.0 * act_bytes + drop * mask_bytes + act_bytes * k) * h + 4.0 * model.experts
-        mlp_tp = act * model.expert_ffn * (k + model.shared_experts)
+        # norm input and output, fp32 router scores, expert FC1 outputs and FC2 inputs, and the
+        # routed rows FC1 keeps, on the rows this GPU's experts take (planner.moe_memory)
+        mlp_rep, mlp_tp, routed = moe_mlp_saved_bytes(model, act_bytes, mask_bytes, gemm_in, f8)
+        if setup.engine.sequence_parallel:
+            routed = routed * expert_tp(c, setup.engine) / t
     else:
         # norm input + FC1 input; FC1 output(s) for the activation's backward + FC2 input
         # (expert GEMMs keep 16-bit here: Transformer Engine's grouped GEMM was not read)
         mlp_rep = (act_bytes + gemm_in + drop * mask_bytes) * h
         mlp_tp = ((n_act - 1.0) * act_bytes + gemm_in) * model.ffn_size
-    full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t)
+    full = tok * ((attn_rep + mlp_rep) * rep + (attn_tp + core + mlp_tp) / t + routed)
     only_input = tok * act_bytes * h * rep
     if setup.engine.selective == "op" and not moe and op_sac_supported(model):
         # torchtitan's op-level selective AC keeps the block input and selected op outputs

@@ -8,6 +8,12 @@ forwards on rank ``r`` and runs one more before its first backward, so rank ``r`
 ``num_warmup_microbatches``), so rank ``r`` holds ``min(m v, 2 (p - r - 1) + (v - 1) p + 1)``
 chunk-micro-batches (Korthikanti et al. 2022 eq. 5 for rank 0).  With every chunk holding the
 same layers the first rank peaks highest; the last rank also holds the loss's logits.
+Megatron-Core's EP all-to-all overlap (``overlap_moe_expert_parallel_comm``,
+``Engine.ep_a2a_overlap``) warms up with one forward more (``get_pp_rank_microbatches``,
+NVIDIA/Megatron-LM@60e039626 ``schedules.py``) and then runs each forward beside a backward,
+layer ``i`` of the one with layer ``n - 1 - i`` of the other
+(``TransformerModelChunkSchedulePlan.run``), which frees a layer as the forward adds one: the
+same count, plus at most part of one layer, so it is not counted apart.
 
 ``Engine.pipeline_split_embedding_loss`` counts the embedding and the loss as one layer slot each
 when the layers are split over the ``p v`` model chunks (Megatron-Core
