@@ -91,6 +91,8 @@ def layer_kernels(
         fwd, bwd = fwd + 3, bwd + 3  # q/k/v re-layout copies
     if model.bias:
         bwd = bwd + 4  # bias gradients: one reduction per biased GEMM (QKV, proj, FC1, FC2)
+    if model.qk_norm:  # the q and k norms: one kernel each forward, two backward
+        fwd, bwd = fwd + 2, bwd + 4
     if not model.learned_pos_emb:
         rope = 2 if fused else 6
         fwd, bwd = fwd + rope, bwd + rope

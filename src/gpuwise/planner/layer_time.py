@@ -245,6 +245,8 @@ def layer_times(
     # rotary on q and k: one fused read + write of each element
     rot = 0.0 * t if model.learned_pos_emb else 4.0 * (a + kv) * d_qk / t
     per_tok = per_tok + rot
+    if model.qk_norm:  # the per-head q and k norms: a read + write of each element
+        per_tok = per_tok + 4.0 * (a + kv) * d_qk / t
     if not eng.fused_kernels:
         # eager PyTorch: q/k/v re-layout copies and an fp32 residual stream
         per_tok = per_tok + 4.0 * (a + 2 * kv) * d_qk / t + 8.0 * h * rep

@@ -152,6 +152,10 @@ def layer_activation_bytes(
         act_bytes * (a * d_qk + kv_heads_stored * d_qk + kv_heads_stored * d_v)
         + core_out * a * d_v
     )
+    if model.qk_norm:
+        # the q and k norms keep their 16-bit inputs and an fp32 1/rms per head row
+        # (Transformer Engine ``RMSNorm`` saves input and ``rsigma``)
+        attn_tp = attn_tp + (act_bytes * d_qk + 4.0) * (a + kv)
     if setup.engine.flash_attention:
         core = np.where(flash_sel, 0.0, 4.0 * a)  # fp32 log-sum-exp per head
     else:

@@ -52,6 +52,9 @@ class ModelConfig(BaseModel):
     learned_pos_emb: bool = False
     bias: bool = False  # biases on every linear layer and norm (GPT-2 / Megatron GPT)
     qkv_bias: bool = False  # bias on the QKV projection only (Qwen2)
+    # per-head RMSNorm on the queries and keys before rotary (Qwen3: Hugging Face
+    # ``Qwen3Attention.q_norm``/``k_norm`` of size head_dim; Megatron-Core ``qk_layernorm``)
+    qk_norm: bool = False
     norm: Literal["layernorm", "rmsnorm"] = "rmsnorm"
     dropout: bool = False  # training uses dropout (changes saved activations)
     experts: int = Field(default=0, ge=0)  # routed experts per MoE layer; 0 = dense model
@@ -146,6 +149,8 @@ class ModelConfig(BaseModel):
             p += qkv_out
         if self.bias:
             p += h
+        if self.qk_norm:
+            p += 2 * d  # the q and k norms' weights, shared by every head
         return p
 
     def mlp_params(self, inner: int) -> int:
