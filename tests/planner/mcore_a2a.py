@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from gpuwise.catalog import get_accelerator
-from gpuwise.planner.collectives import link
+from gpuwise.planner.collectives import node_links
 from gpuwise.planner.engines import ENGINES
 from gpuwise.planner.hardware import Hardware
 from gpuwise.planner.moe_comm import nccl_alltoall_time
@@ -29,6 +29,5 @@ def modelled_us(ep: int) -> float:
     setup = Setup(4096, 1, max(ep, 8), 8, NIC_GBS, engine=ENGINES["modern"])
     one = np.ones(1)
     nbytes = 2.0 * HIDDEN * TOKENS * TOP_K * one
-    t = nccl_alltoall_time(nbytes, ep * one, ep * one, 8, link(hw, setup, one),
-                           link(hw, setup, 9.0 * one))
+    t = nccl_alltoall_time(nbytes, ep * one, ep * one, 8, *node_links(hw, setup, 1))
     return float(t[0] * 1e6)

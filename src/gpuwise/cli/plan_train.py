@@ -12,7 +12,7 @@ import typer
 from gpuwise.catalog import get_accelerator, parse_gpu_spec
 from gpuwise.cli.apps import plan_app
 from gpuwise.errors import GpuwiseError
-from gpuwise.planner.advice import explain_no_fit, min_gpus_for_deadline
+from gpuwise.planner.advice import ep_conflict, explain_no_fit, min_gpus_for_deadline
 from gpuwise.planner.engines import ENGINES, Engine
 from gpuwise.planner.evaluate import resolve_engine
 from gpuwise.planner.hardware import Hardware
@@ -224,13 +224,9 @@ def train_cmd(
                         ("--vpp", vpp), ("--cp", cp), ("--ep", ep)):
         if value is not None and value < 1:
             raise GpuwiseError(f"{flag} must be at least 1, got {value}")
-    if ep is not None and ep > 1 and not model.is_moe:
-        raise GpuwiseError(f"--ep {ep} needs a mixture-of-experts model; {model.name} is dense "
-                           "(use --ep 1 or leave it out)")
-    if ep is not None and model.is_moe and model.experts % ep:
-        ok = [d for d in range(1, model.experts + 1) if model.experts % d == 0]
-        raise GpuwiseError(f"--ep {ep} does not divide the model's {model.experts} experts "
-                           f"(try {', '.join(map(str, ok))})")
+    bad_ep = ep_conflict(model, ep)
+    if bad_ep is not None:
+        raise GpuwiseError(bad_ep)
     fixed: dict[str, object] = {
         k: v
         for k, v in {

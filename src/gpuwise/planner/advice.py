@@ -26,6 +26,29 @@ def fits_on(
     return r.ranked[0] if r.ranked else None
 
 
+def _plan_clause(plan: dict[str, object]) -> str:
+    """``e.g. tp=.. pp=.. zero=.. recompute=.. micro_batch=..`` for a found plan."""
+    return (
+        f"e.g. tp={plan['tp']} pp={plan['pp']} zero={plan['zero']} "
+        f"recompute={plan['recompute']} micro_batch={plan['micro_batch']}"
+    )
+
+
+def ep_conflict(model: ModelConfig, ep: int | None) -> str | None:
+    """Why a fixed expert-parallel size cannot work for ``model`` (dense, or not dividing its
+    experts), with what would; None when it can."""
+    if ep is None or ep <= 1:
+        return None
+    if not model.is_moe:
+        return (f"--ep {ep} needs a mixture-of-experts model; {model.name} is dense "
+                "(use --ep 1 or leave it out)")
+    if model.experts % ep:
+        ok = [d for d in range(1, model.experts + 1) if model.experts % d == 0]
+        return (f"--ep {ep} does not divide the model's {model.experts} experts "
+                f"(try {', '.join(map(str, ok))})")
+    return None
+
+
 def nearest_fit(
     model: ModelConfig,
     hw: Hardware,
@@ -42,11 +65,8 @@ def nearest_fit(
     if fixed:
         free = fits_on(model, hw, setup, {}, owned)
         if free is not None:
-            return (
-                f"it fits on {owned} {gpu_type} without your fixed settings, e.g. "
-                f"tp={free['tp']} pp={free['pp']} zero={free['zero']} "
-                f"recompute={free['recompute']} micro_batch={free['micro_batch']}"
-            )
+            clause = _plan_clause(free)
+            return f"it fits on {owned} {gpu_type} without your fixed settings, {clause}"
     step = setup.gpus_per_node
     lo, hi, plan = owned, 0, None
     n = max(step, owned)
@@ -93,11 +113,7 @@ def explain_no_fit(
         if fixed:
             free = fits_on(model, hw, setup, {}, owned)
             if free is not None:
-                hint = (
-                    f"; without your fixed settings it runs, e.g. tp={free['tp']} "
-                    f"pp={free['pp']} zero={free['zero']} recompute={free['recompute']} "
-                    f"micro_batch={free['micro_batch']}"
-                )
+                hint = f"; without your fixed settings it runs, {_plan_clause(free)}"
         return (
             f"no parallel configuration of {owned} {gpu_type} divides this model and batch "
             f"(rejected: {reasons}){hint}"
@@ -133,16 +149,7 @@ def _fixed_conflict(
             f"(a replica must span a divisor of them: {', '.join(map(str, ok))})"
         )
     ep = fixed.get("ep")
-    if ep is not None and int(ep) > 1:  # type: ignore[call-overload]
-        if not model.is_moe:
-            return f"--ep {ep} needs a mixture-of-experts model; {model.name} is dense (use --ep 1)"
-        if model.experts % int(ep):  # type: ignore[call-overload]
-            ok = [d for d in range(1, model.experts + 1) if model.experts % d == 0]
-            return (
-                f"--ep {ep} does not divide the model's {model.experts} experts "
-                f"(try {', '.join(map(str, ok))})"
-            )
-    return None
+    return ep_conflict(model, None if ep is None else int(ep))  # type: ignore[call-overload]
 
 
 def min_gpus_for_deadline(

@@ -53,6 +53,15 @@ def link(
     return bw, lat
 
 
+def node_links(
+    hw: Hardware, setup: Setup, n: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(GB/s, hop latency) of the intra-node link and of one GPU's own NIC, for ``n``
+    candidates: :func:`link` for a group inside a node and for one spanning two."""
+    ones = np.ones(n)
+    return link(hw, setup, ones), link(hw, setup, ones + setup.gpus_per_node)
+
+
 def ring_allreduce(
     nbytes: np.ndarray, n: np.ndarray, bw: np.ndarray, lat: np.ndarray
 ) -> np.ndarray:

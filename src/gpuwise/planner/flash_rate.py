@@ -112,10 +112,15 @@ def backward_rate(fwd: np.ndarray, fwd_bwd: np.ndarray) -> np.ndarray:
     return 2.5 / (3.5 / fwd_bwd - 1.0 / fwd)
 
 
+def _log2_interp(seq: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``ys`` measured at ``xs``, linear in ``log2`` of the length, held at the ends."""
+    x = np.log2(np.clip(np.asarray(seq, dtype=float), xs[0], xs[-1]))
+    return np.asarray(np.interp(x, np.log2(xs), ys), dtype=float)
+
+
 def _at_length(seq: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``values`` measured at :data:`SEQS`, linear in ``log2`` of the length, held at the ends."""
-    x = np.log2(np.clip(np.asarray(seq, dtype=float), SEQS[0], SEQS[-1]))
-    return np.asarray(np.interp(x, np.log2(SEQS), values), dtype=float)
+    """``values`` measured at :data:`SEQS` (:func:`_log2_interp`)."""
+    return _log2_interp(seq, SEQS, values)
 
 
 def first_generation_share(seq: np.ndarray) -> np.ndarray:
@@ -155,12 +160,6 @@ def _cudnn_chip() -> tuple[float, float]:
     """Dense BF16 peak and sustained clock ratio of the chip Table 9 ran on."""
     acc = get_accelerator(CUDNN_H100_CHIP)
     return acc.dense_bf16_tflops, sustained_clock_ratio(acc)
-
-
-def _log2_interp(seq: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """``ys`` measured at ``xs``, linear in ``log2`` of the length, held at the ends."""
-    x = np.log2(np.clip(np.asarray(seq, dtype=float), xs[0], xs[-1]))
-    return np.asarray(np.interp(x, np.log2(xs), ys), dtype=float)
 
 
 def hopper_native_tflops(seq: np.ndarray, direction: str) -> np.ndarray:

@@ -16,7 +16,13 @@ from __future__ import annotations
 import numpy as np
 
 from gpuwise.planner import llama_block
-from gpuwise.planner.collectives import gather_bytes, link, ring_allreduce, ring_gather
+from gpuwise.planner.collectives import (
+    gather_bytes,
+    link,
+    node_links,
+    ring_allreduce,
+    ring_gather,
+)
 from gpuwise.planner.cp_comm import cp_comm_times, local_kv_bytes
 from gpuwise.planner.dropout_rng import BIAS_DROPOUT_ADD_BYTES, rng_excess
 from gpuwise.planner.efficiency import nccl_ctas, sm_count
@@ -332,9 +338,7 @@ def layer_times(
         # token dispatch + combine forward; backward the combine's gradient is dispatched and
         # the dispatch's gradient combined: the same traffic (planner.moe_comm)
         span = ep_span(c, eng)
-        ones = np.ones(len(c))
-        nvlink, net = link(hw, setup, ones), link(hw, setup, ones + setup.gpus_per_node)
-        a2a = ep_alltoall_time(model, c, setup, nvlink, net, tok * etp / t, span)
+        a2a = ep_alltoall_time(model, c, setup, *node_links(hw, setup, len(c)), tok * etp / t, span)
     else:
         a2a = np.zeros(len(c))
     comm_f = comm_f + a2a
